@@ -1,0 +1,1 @@
+"""The frontend: a read-only, server-rendered results browser for operators."""

@@ -1,0 +1,99 @@
+"""The frontend's reads. Each page costs a fixed number of queries, however many rows it shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubeface.db import Database
+from kubeface.images import ImageStatus
+
+
+@dataclass(frozen=True)
+class ResultsFilter:
+    status: ImageStatus | None = None
+    search: str | None = None
+    before: int | None = None  # keyset cursor: rows with smaller ids (older)
+    after: int | None = None  # rows with larger ids (newer)
+
+
+@dataclass(frozen=True)
+class ResultsPage:
+    rows: list[dict]
+    has_older: bool
+    has_newer: bool
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def status_counts(db: Database) -> dict[str, int]:
+    with db.transaction() as cur:
+        cur.execute("SELECT status, COUNT(*) AS n FROM images GROUP BY status")
+        found = {row["status"]: row["n"] for row in cur.fetchall()}
+    return {status.value: found.get(status.value, 0) for status in ImageStatus}
+
+
+def results_page(db: Database, flt: ResultsFilter, page_size: int) -> ResultsPage:
+    """One query for the page's rows, with person names and face counts joined in."""
+    where, params = [], {"limit": page_size + 1}
+    if flt.status is not None:
+        where.append("i.status = %(status)s")
+        params["status"] = flt.status.value
+    if flt.search:
+        where.append("(i.path LIKE %(search)s OR p.name LIKE %(search)s)")
+        params["search"] = _like(flt.search)
+    newest_first = flt.after is None
+    if flt.after is not None:
+        where.append("i.id > %(after)s")
+        params["after"] = flt.after
+    elif flt.before is not None:
+        where.append("i.id < %(before)s")
+        params["before"] = flt.before
+    sql = (
+        "SELECT i.id, i.path, i.status, i.person_id, p.name AS person, i.detail, i.attempts, i.updated_at,"
+        " (SELECT COUNT(*) FROM faces f WHERE f.image_id = i.id) AS faces"
+        " FROM images i LEFT JOIN person p ON p.id = i.person_id"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY i.id {'DESC' if newest_first else 'ASC'} LIMIT %(limit)s"
+    )
+    with db.transaction() as cur:
+        cur.execute(sql, params)
+        rows = list(cur.fetchall())
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    if newest_first:
+        return ResultsPage(rows, has_older=more, has_newer=flt.before is not None)
+    rows.reverse()
+    return ResultsPage(rows, has_older=True, has_newer=more)
+
+
+def person_page(db: Database, person_id: int, limit: int) -> dict | None:
+    """The person, their enrolled photos, and the images where they were recognised."""
+    with db.transaction() as cur:
+        cur.execute("SELECT id, name, created_at FROM person WHERE id = %s", (person_id,))
+        person = cur.fetchone()
+        if person is None:
+            return None
+        cur.execute(
+            "SELECT id, path, encoding IS NOT NULL AS encoded, created_at FROM person_images"
+            " WHERE person_id = %s ORDER BY id",
+            (person_id,),
+        )
+        person["photos"] = list(cur.fetchall())
+        cur.execute(
+            "SELECT id, path, status, updated_at FROM images WHERE person_id = %s ORDER BY id DESC LIMIT %s",
+            (person_id, limit),
+        )
+        person["images"] = list(cur.fetchall())
+    return person
+
+
+def people(db: Database) -> list[dict]:
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT p.id, p.name, (SELECT COUNT(*) FROM person_images pi WHERE pi.person_id = p.id) AS photos,"
+            " (SELECT COUNT(*) FROM images i WHERE i.person_id = p.id) AS images FROM person p ORDER BY p.name"
+        )
+        return list(cur.fetchall())

@@ -1,0 +1,3 @@
+from kubeface.cli import main
+
+main()

@@ -1,0 +1,117 @@
+"""MySQL connections: a small per-process pool of PyMySQL connections, retried at start."""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pymysql
+import pymysql.cursors
+from tenacity import before_sleep_log, retry, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from kubeface.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Connection = pymysql.connections.Connection
+
+
+def connect(settings: Settings) -> Connection:
+    """Open one connection with dict rows and explicit transactions."""
+    return pymysql.connect(
+        host=settings.mysql_host,
+        port=settings.mysql_port,
+        user=settings.mysql_user,
+        password=settings.mysql_password.get_secret_value(),
+        database=settings.mysql_database,
+        charset="utf8mb4",
+        cursorclass=pymysql.cursors.DictCursor,
+        autocommit=False,
+        connect_timeout=5,
+        read_timeout=30,
+        write_timeout=30,
+    )
+
+
+class Database:
+    """A bounded pool of connections; `with db.transaction() as cur:` commits or rolls back."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
+        self._slots = queue.Queue[None]()
+        for _ in range(settings.mysql_pool_size):
+            self._slots.put(None)
+
+    def wait_until_reachable(self, timeout_seconds: float = 120.0) -> None:
+        """Block until MySQL answers, so that start order across services does not matter."""
+
+        @retry(
+            retry=retry_if_exception_type(pymysql.err.OperationalError),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            stop=stop_after_delay(timeout_seconds),
+            before_sleep=before_sleep_log(log, logging.WARNING),
+            reraise=True,
+        )
+        def ping() -> None:
+            with self.transaction() as cur:
+                cur.execute("SELECT 1")
+
+        ping()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        self._slots.get()
+        conn: Connection | None = None
+        try:
+            try:
+                conn = self._idle.get_nowait()
+                conn.ping(reconnect=True)
+            except queue.Empty:
+                conn = connect(self._settings)
+            yield conn
+        except pymysql.err.OperationalError:
+            # The connection may be broken; never hand it out again.
+            if conn is not None:
+                _close_quietly(conn)
+                conn = None
+            raise
+        finally:
+            if conn is not None:
+                self._idle.put(conn)
+            self._slots.put(None)
+
+    @contextmanager
+    def transaction(self) -> Iterator[pymysql.cursors.DictCursor]:
+        with self.connection() as conn:
+            try:
+                with conn.cursor() as cur:
+                    yield cur
+                conn.commit()
+            except BaseException:
+                _rollback_quietly(conn)
+                raise
+
+    def close(self) -> None:
+        while True:
+            try:
+                _close_quietly(self._idle.get_nowait())
+            except queue.Empty:
+                return
+
+
+def _close_quietly(conn: Connection) -> None:
+    try:
+        conn.close()
+    except pymysql.err.Error as exc:  # already broken; closing is best effort
+        log.debug("closing a broken MySQL connection failed: %s", exc)
+
+
+def _rollback_quietly(conn: Connection) -> None:
+    # Called while another exception propagates; that one is the cause worth keeping.
+    try:
+        conn.rollback()
+    except pymysql.err.Error as exc:
+        log.debug("rollback on a failing MySQL connection failed: %s", exc)

@@ -1,0 +1,40 @@
+"""Image paths as clients send them, checked to stay inside IMAGE_ROOT."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_PATH_LENGTH = 1024
+
+
+class PathRejected(ValueError):
+    """The path can never be served: it is malformed or leaves the image root."""
+
+
+@dataclass(frozen=True)
+class ImagePath:
+    relative: str  # normalised, relative to the root: what the database stores
+    absolute: Path  # symlinks resolved: what gets opened
+
+
+def resolve_image_path(root: Path, raw: str) -> ImagePath:
+    """Check a client's path and place it under `root`, or raise PathRejected saying why."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise PathRejected("path is empty; send a file path relative to the image root")
+    if len(raw) > MAX_PATH_LENGTH:
+        raise PathRejected(f"path is longer than {MAX_PATH_LENGTH} characters")
+    if "\x00" in raw:
+        raise PathRejected("path contains a NUL byte")
+    if "\\" in raw:
+        raise PathRejected("path contains a backslash; use '/' as the separator")
+    root = root.resolve()
+    candidate = Path(os.path.normpath(root / raw))  # an absolute `raw` replaces the root here
+    if not candidate.is_relative_to(root) or candidate == root:
+        raise PathRejected(f"path {raw!r} is outside the image root; send a path inside it")
+    # A symlink inside the root may still point out of it; judge where it really leads.
+    real = Path(os.path.realpath(candidate))
+    if not real.is_relative_to(root):
+        raise PathRejected(f"path {raw!r} leads outside the image root through a symbolic link")
+    return ImagePath(relative=candidate.relative_to(root).as_posix(), absolute=real)

@@ -1,0 +1,86 @@
+"""The retry job: give FAILED and stale rows back to the queue. Safe to run twice at once.
+
+Each row is re-queued by a conditional UPDATE that repeats the selection's predicates, so of two
+concurrent runs only one wins a given row, and only the winner publishes its id.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from kubeface.db import Database
+from kubeface.queue import NsqPublisher
+
+log = logging.getLogger(__name__)
+
+# FAILED rows below the attempt limit whose backoff (base * 2^(attempts-1)) has passed.
+_FAILED_DUE = (
+    "status = 'FAILED' AND attempts < %(max_attempts)s"
+    " AND finished_at < NOW(6) - INTERVAL (%(backoff_us)s * POW(2, GREATEST(attempts, 1) - 1)) MICROSECOND"
+)
+# Claimed by a processor that has held it past the lease: it died or hung.
+_PROCESSING_STALE = "status = 'PROCESSING' AND started_at < NOW(6) - INTERVAL %(lease_us)s MICROSECOND"
+# Queued long ago and never claimed: its message was lost (say, the receiver died before publishing).
+_QUEUED_STALE = "status = 'QUEUED' AND queued_at < NOW(6) - INTERVAL %(lease_us)s MICROSECOND"
+
+_REQUEUE = {
+    "failed": (_FAILED_DUE, "status = 'QUEUED', claim_token = NULL, queued_at = NOW(6)"),
+    "stale_processing": (
+        _PROCESSING_STALE,
+        "status = 'QUEUED', claim_token = NULL, queued_at = NOW(6), detail = 'lease expired; re-queued'",
+    ),
+    "stale_queued": (_QUEUED_STALE, "queued_at = NOW(6)"),
+}
+
+
+@dataclass
+class RetryReport:
+    requeued: dict[str, list[int]] = field(default_factory=lambda: {kind: [] for kind in _REQUEUE})
+    dry_run: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(len(ids) for ids in self.requeued.values())
+
+
+def run_retry(
+    db: Database,
+    publisher: NsqPublisher,
+    *,
+    max_attempts: int,
+    backoff_seconds: float,
+    lease_seconds: float,
+    batch_size: int,
+    dry_run: bool = False,
+) -> RetryReport:
+    """One pass: re-queue what is due and publish exactly the ids this run won."""
+    params = {
+        "max_attempts": max_attempts,
+        "backoff_us": int(backoff_seconds * 1_000_000),
+        "lease_us": int(lease_seconds * 1_000_000),
+        "limit": batch_size,
+    }
+    report = RetryReport(dry_run=dry_run)
+    for kind, (predicate, assignment) in _REQUEUE.items():
+        with db.transaction() as cur:
+            cur.execute(f"SELECT id FROM images WHERE {predicate} ORDER BY id LIMIT %(limit)s", params)
+            candidates = [row["id"] for row in cur.fetchall()]
+        for image_id in candidates:
+            if dry_run:
+                report.requeued[kind].append(image_id)
+                continue
+            with db.transaction() as cur:
+                cur.execute(
+                    f"UPDATE images SET {assignment} WHERE id = %(id)s AND {predicate}", {**params, "id": image_id}
+                )
+                if cur.rowcount == 1:
+                    report.requeued[kind].append(image_id)
+    won = [image_id for ids in report.requeued.values() for image_id in ids]
+    if won and not dry_run:
+        # If this fails the rows stay QUEUED and the next run re-publishes them after the lease.
+        publisher.publish(won)
+    for kind, ids in report.requeued.items():
+        for image_id in ids:
+            log.info("image re-queued", extra={"image_id": image_id, "reason": kind, "dry_run": dry_run})
+    return report

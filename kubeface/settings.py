@@ -1,0 +1,107 @@
+"""One typed settings object for every service, read once from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Values that are fine on a laptop and must never reach production.
+PLACEHOLDER_SECRETS = {"", "kubeface", "changeme", "change-me"}
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class DetectionModel(StrEnum):
+    AUTO = "auto"  # CNN when dlib was built with CUDA, else HOG
+    HOG = "hog"
+    CNN = "cnn"
+
+
+class Settings(BaseSettings):
+    """Every setting of every service. The same names everywhere; see the README table."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    log_level: str = "INFO"
+
+    image_root: Path = Path("images")
+
+    mysql_host: str = "127.0.0.1"
+    mysql_port: int = 3306
+    mysql_database: str = "kubeface"
+    mysql_user: str = "kubeface"
+    mysql_password: SecretStr = SecretStr("kubeface")
+    mysql_pool_size: int = Field(default=8, ge=1)
+
+    nsqd_tcp_address: str = "127.0.0.1:4150"
+    nsqd_http_address: str = "127.0.0.1:4151"
+    # Comma-separated in the environment.
+    nsqlookupd_http_addresses: Annotated[list[str], NoDecode] = ["127.0.0.1:4161"]
+    nsq_topic: str = "images"
+    nsq_channel: str = "processor"
+
+    bind_host: str = "127.0.0.1"
+    receiver_port: int = 8000
+    frontend_port: int = 8081
+    recognizer_port: int = 50051
+    processor_metrics_port: int = 9101
+    recognizer_metrics_port: int = 9102
+
+    recognizer_address: str = "127.0.0.1:50051"
+    recognizer_timeout_seconds: float = Field(default=30.0, gt=0)
+    recognizer_workers: int = Field(default=2, ge=1)
+    detection_model: DetectionModel = DetectionModel.AUTO
+    detection_upsample: int = Field(default=1, ge=0)
+    # Images larger than this (longest side, pixels) are scaled down for detection only;
+    # the boxes are mapped back and faces are encoded at full resolution. 0 disables it.
+    detection_max_side: int = Field(default=1600, ge=0)
+    match_tolerance: float = Field(default=0.6, gt=0)
+    gallery_refresh_seconds: float = Field(default=2.0, gt=0)
+
+    processor_workers: int = Field(default=4, ge=1)
+    processor_max_attempts: int = Field(default=3, ge=1)
+    breaker_fail_max: int = Field(default=5, ge=1)
+    breaker_probe_initial_seconds: float = Field(default=1.0, gt=0)
+    breaker_probe_max_seconds: float = Field(default=30.0, gt=0)
+    breaker_requeue_delay_seconds: float = Field(default=5.0, ge=0)
+
+    retry_max_attempts: int = Field(default=5, ge=1)
+    retry_backoff_seconds: float = Field(default=60.0, ge=0)
+    retry_lease_seconds: float = Field(default=300.0, gt=0)
+    retry_batch_size: int = Field(default=1000, ge=1)
+
+    receiver_max_batch: int = Field(default=1000, ge=1)
+    frontend_page_size: int = Field(default=50, ge=1, le=500)
+
+    @field_validator("nsqlookupd_http_addresses", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        if (
+            self.environment is Environment.PRODUCTION
+            and self.mysql_password.get_secret_value() in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError("MYSQL_PASSWORD is a development placeholder; set a real secret in production")
+        return self
+
+    @property
+    def resolved_image_root(self) -> Path:
+        return self.image_root.expanduser().resolve()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings once, in a process's main()."""
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""The processor: consumes image ids from NSQ, asks the recognizer, records the outcome."""

@@ -1,0 +1,62 @@
+"""Entry point: `kubeface processor` or `python -m processor`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from prometheus_client import start_http_server
+
+from kubeface.db import Database
+from kubeface.logs import configure_logging
+from kubeface.settings import Settings, load_settings
+from processor.consumer import ImageConsumer
+from processor.handler import HandlerConfig
+from processor.recognizer_client import RecognizerClient
+
+log = logging.getLogger(__name__)
+
+
+async def run(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    start_http_server(settings.processor_metrics_port, addr=settings.bind_host)
+    db = Database(settings)
+    await loop.run_in_executor(None, db.wait_until_reachable)
+    recognizer = RecognizerClient(settings)
+    consumer = ImageConsumer(
+        topic=settings.nsq_topic,
+        channel=settings.nsq_channel,
+        lookupd_http_addresses=settings.nsqlookupd_http_addresses,
+        workers=settings.processor_workers,
+        db=db,
+        recognizer=recognizer,
+        config=HandlerConfig(
+            max_attempts=settings.processor_max_attempts,
+            lease_seconds=settings.retry_lease_seconds,
+            breaker_requeue_delay_seconds=settings.breaker_requeue_delay_seconds,
+        ),
+        # nsqd redelivers a message not finished by then: the recognizer deadline plus room for the writes.
+        msg_timeout_seconds=settings.recognizer_timeout_seconds + 30,
+    )
+    log.info("processor consuming", extra={"workers": settings.processor_workers, "topic": settings.nsq_topic})
+    await stop.wait()
+    log.info("SIGTERM: stopping")
+    await consumer.drain()
+    recognizer.close()
+    db.close()
+    log.info("processor stopped")
+
+
+def main() -> None:
+    settings = load_settings()
+    configure_logging("processor", settings.log_level)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

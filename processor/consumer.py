@@ -1,0 +1,97 @@
+"""NSQ glue: a pynsq Reader feeding a pool of worker threads, finishing only after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import nsq
+from prometheus_client import Gauge
+
+from kubeface.db import Database
+from processor.handler import Finish, HandlerConfig, Outcome, Requeue, handle_image, parse_image_id
+from processor.recognizer_client import RecognizerClient
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = Gauge("processor_in_flight", "Messages being processed")
+
+# nsqd refuses a requeue delay above its --max-req-timeout (default one hour).
+MAX_REQUEUE_DELAY_SECONDS = 3600
+
+
+class ImageConsumer:
+    """Reads image ids from NSQ; at most `workers` are processed at once."""
+
+    def __init__(
+        self,
+        *,
+        topic: str,
+        channel: str,
+        lookupd_http_addresses: list[str],
+        workers: int,
+        db: Database,
+        recognizer: RecognizerClient,
+        config: HandlerConfig,
+        msg_timeout_seconds: float,
+    ) -> None:
+        self._db = db
+        self._recognizer = recognizer
+        self._config = config
+        self._workers = workers
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="worker")
+        self._in_flight: set[asyncio.Future] = set()
+        self._reader = nsq.Reader(
+            topic=topic,
+            channel=channel,
+            message_handler=self._on_message,
+            lookupd_http_addresses=lookupd_http_addresses,
+            lookupd_poll_interval=5,
+            max_in_flight=workers,
+            max_tries=0,  # never "give up" on a message silently; the database decides
+            msg_timeout=msg_timeout_seconds,
+        )
+
+    def _on_message(self, message: nsq.Message) -> None:
+        message.enable_async()
+        image_id = parse_image_id(message.body)
+        if image_id is None:
+            # A poison message would be redelivered forever; nothing can ever process it.
+            log.error("message body is not an image id; dropped", extra={"body": message.body[:100].decode(
+                "utf-8", "replace")})
+            message.finish()
+            return
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool, handle_image, image_id, self._db, self._recognizer, self._config)
+        self._in_flight.add(future)
+        IN_FLIGHT.set(len(self._in_flight))
+        future.add_done_callback(lambda f: self._settle(message, image_id, f))
+
+    def _settle(self, message: nsq.Message, image_id: int, future: asyncio.Future) -> None:
+        self._in_flight.discard(future)
+        IN_FLIGHT.set(len(self._in_flight))
+        try:
+            outcome: Outcome = future.result()
+        except Exception as exc:
+            # Database down or a bug: the row stays as it was, so let NSQ deliver it again.
+            log.exception("handling failed; message requeued", extra={"image_id": image_id})
+            outcome = Requeue(min(2.0 ** message.attempts, 60.0), f"error: {type(exc).__name__}")
+        if isinstance(outcome, Finish):
+            message.finish()
+        else:
+            delay_ms = int(min(outcome.delay_seconds, MAX_REQUEUE_DELAY_SECONDS) * 1000)
+            message.requeue(backoff=False, time_ms=delay_ms)
+            log.info("message requeued", extra={"image_id": image_id, "reason": outcome.reason,
+                                                 "delay_ms": delay_ms})
+
+    async def drain(self) -> None:
+        """Stop taking messages, let the ones in flight finish and settle, then disconnect."""
+        self._reader.set_max_in_flight(0)
+        pending = list(self._in_flight)
+        log.info("draining", extra={"in_flight": len(pending)})
+        if pending:
+            await asyncio.wait(pending)
+        await asyncio.sleep(0.1)  # let the FIN/REQ frames reach nsqd
+        self._reader.close()
+        self._pool.shutdown(wait=True)

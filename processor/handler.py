@@ -1,0 +1,133 @@
+"""What happens to one image id: claim the row, ask the recognizer, record the outcome."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from prometheus_client import Counter
+
+from kubeface.db import Database
+from kubeface.images import Claim, FaceRecord, ImageStatus, claim_image, complete_image, get_status, release_claim
+from kubeface.proto import recognizer_pb2 as pb
+from processor.recognizer_client import BreakerOpen, ImageRejected, RecognizerClient, RecognizerUnavailable
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = Counter("processor_outcomes_total", "Messages handled, by outcome", ["outcome"])
+
+NO_FACE = "no face found"
+NO_MATCH = "no known person matched"
+
+
+@dataclass(frozen=True)
+class Finish:
+    """Done with the message: the outcome is committed, or there is nothing to do."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """Give the message back to NSQ, to be delivered again after `delay_seconds`."""
+
+    delay_seconds: float
+    reason: str
+
+
+Outcome = Finish | Requeue
+
+
+@dataclass(frozen=True)
+class HandlerConfig:
+    max_attempts: int
+    lease_seconds: float
+    breaker_requeue_delay_seconds: float
+
+
+def parse_image_id(body: bytes) -> int | None:
+    try:
+        image_id = int(body.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return image_id if image_id > 0 else None
+
+
+def handle_image(image_id: int, db: Database, recognizer: RecognizerClient, config: HandlerConfig) -> Outcome:
+    """Process one image; the returned outcome says what to do with its message."""
+    if recognizer.is_open:
+        # Claiming now would only count an attempt that cannot succeed.
+        return _counted(Requeue(config.breaker_requeue_delay_seconds, "breaker open"))
+    claim = claim_image(db, image_id, config.lease_seconds)
+    if claim is None:
+        return _counted(_not_claimed(db, image_id, config))
+    log_extra = {"image_id": image_id, "attempt": claim.attempts}
+    try:
+        reply = recognizer.identify(claim.path)
+    except ImageRejected as exc:
+        return _counted(_record(db, claim, ImageStatus.FAILED, detail=f"{exc.code.name}: {exc}"))
+    except BreakerOpen as exc:
+        release_claim(db, claim, str(exc), count_attempt=False)
+        return _counted(Requeue(config.breaker_requeue_delay_seconds, "breaker open"))
+    except RecognizerUnavailable as exc:
+        if claim.attempts >= config.max_attempts:
+            detail = f"recognizer error after {claim.attempts} attempts: {exc}"
+            return _counted(_record(db, claim, ImageStatus.FAILED, detail=detail))
+        release_claim(db, claim, str(exc), count_attempt=True)
+        log.warning("recognizer call failed; requeued", extra={**log_extra, "error": str(exc)})
+        return _counted(Requeue(min(2.0**claim.attempts, 60.0), "recognizer unavailable"))
+    status, person_id, detail, faces = interpret(reply)
+    return _counted(_record(db, claim, status, person_id=person_id, detail=detail, faces=faces))
+
+
+def interpret(reply: pb.IdentifyResponse) -> tuple[ImageStatus, int | None, str | None, list[FaceRecord]]:
+    """Turn the recognizer's answer into the row's outcome: the closest matched person wins."""
+    faces = [
+        FaceRecord(
+            top=f.box.top,
+            right=f.box.right,
+            bottom=f.box.bottom,
+            left=f.box.left,
+            person_id=f.nearest_person_id if f.matched else None,
+            person_image_id=f.nearest_person_image_id or None,
+            distance=f.distance if f.nearest_person_id else None,
+        )
+        for f in reply.faces
+    ]
+    matched = [f for f in reply.faces if f.matched]
+    if matched:
+        best = min(matched, key=lambda f: f.distance)
+        return ImageStatus.PROCESSED, best.nearest_person_id, None, faces
+    if not reply.faces:
+        return ImageStatus.PENDING, None, NO_FACE, faces
+    return ImageStatus.PENDING, None, NO_MATCH, faces
+
+
+def _record(db: Database, claim: Claim, status: ImageStatus, **outcome) -> Outcome:
+    if complete_image(db, claim, status, **outcome):
+        log.info("image %s", status.value.lower(), extra={"image_id": claim.image_id, "status": status.value,
+                                                          "detail": outcome.get("detail"),
+                                                          "attempt": claim.attempts})
+        return Finish(status.value)
+    # The lease ran out and another processor took the row over; its result stands.
+    log.warning("claim lost before the result was written", extra={"image_id": claim.image_id})
+    return Finish("claim lost")
+
+
+def _not_claimed(db: Database, image_id: int, config: HandlerConfig) -> Outcome:
+    status = get_status(db, image_id)
+    if status is None:
+        log.warning("message for an unknown image id dropped", extra={"image_id": image_id})
+        return Finish("unknown id")
+    if status is ImageStatus.PROCESSING:
+        # Another worker holds it. Keep the message until that worker finishes or its lease runs
+        # out, so a crashed worker's image is taken over without waiting for the retry job.
+        return Requeue(config.lease_seconds, "held by another worker")
+    if status is ImageStatus.QUEUED:
+        return Requeue(0, "released meanwhile")  # given back between our claim and our look
+    return Finish(f"already {status.value}")
+
+
+def _counted(outcome: Outcome) -> Outcome:
+    OUTCOMES.labels(outcome.reason).inc()
+    return outcome

@@ -1,0 +1,1 @@
+"""The receiver: an HTTP API that stores posted image paths and queues their ids."""

@@ -1,0 +1,33 @@
+"""Entry point: `kubeface receiver` or `python -m receiver`."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from kubeface.logs import configure_logging
+from kubeface.settings import Settings, load_settings
+from receiver.app import create_app
+
+# uvicorn stops accepting at SIGTERM and waits this long for requests in flight.
+SHUTDOWN_GRACE_SECONDS = 15
+
+
+def run(settings: Settings) -> None:
+    uvicorn.run(
+        create_app(settings),
+        host=settings.bind_host,
+        port=settings.receiver_port,
+        log_config=None,  # keep our JSON logging
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        limit_concurrency=1024,
+    )
+
+
+def main() -> None:
+    settings = load_settings()
+    configure_logging("receiver", settings.log_level)
+    run(settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The receiver's FastAPI application: state, routes, error handlers, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from prometheus_client import make_asgi_app
+
+from kubeface.settings import Settings
+from receiver.errors import install_error_handlers
+from receiver.routes import router
+from receiver.state import ReceiverState
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = ReceiverState.from_settings(settings)
+        await run_in_threadpool(state.db.wait_until_reachable)
+        app.state.receiver = state
+        yield
+        state.close()
+
+    app = FastAPI(title="kubeface receiver", version="1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(router)
+    app.mount("/metrics", make_asgi_app())
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(request: Request) -> JSONResponse:
+        state: ReceiverState = request.app.state.receiver
+        try:
+            with state.db.transaction() as cur:
+                cur.execute("SELECT 1")
+        except Exception as exc:
+            log.warning("not ready: database unreachable: %s", exc)
+            return JSONResponse({"status": "database unreachable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return app

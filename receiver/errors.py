@@ -1,0 +1,60 @@
+"""Every error the receiver answers, mapped to HTTP in one place. Never a traceback to a client."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kubeface.paths import PathRejected
+from kubeface.queue import PublishError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An answer with a status code and a message that says what was wrong and what to do."""
+
+    def __init__(self, status_code: int, message: str, **fields: object) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.fields = fields
+
+
+def _json(status_code: int, message: str, **fields: object) -> JSONResponse:
+    return JSONResponse({"error": message, **fields}, status_code=status_code)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _json(exc.status_code, str(exc), **exc.fields)
+
+    @app.exception_handler(PathRejected)
+    async def path_rejected(_: Request, exc: PathRejected) -> JSONResponse:
+        return _json(422, str(exc))
+
+    @app.exception_handler(PublishError)
+    async def publish_failed(_: Request, exc: PublishError) -> JSONResponse:
+        log.error("publish to nsqd failed: %s", exc)
+        return _json(503, "the queue is unavailable; the path is stored, post it again to queue it")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(part) for part in err.get("loc", ())[1:]) or "body", "problem": err.get("msg")}
+            for err in exc.errors()
+        ]
+        return _json(422, "the request body is not valid; see problems", problems=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _json(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _json(500, "internal error; it has been logged")

@@ -1,0 +1,127 @@
+"""The receiver's HTTP routes: post images, read one back, enrol a person."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import grpc
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from kubeface.images import ImageStatus, Posted, get_image, insert_image
+from kubeface.paths import MAX_PATH_LENGTH, PathRejected, resolve_image_path
+from kubeface.people import EnrolledImage, enroll_person
+from kubeface.proto import recognizer_pb2 as pb
+from receiver.errors import ApiError
+from receiver.state import ReceiverState
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+PathStr = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH_LENGTH)]
+
+
+class ImagePost(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: PathStr
+
+
+class ImagesPost(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    paths: list[str] = Field(min_length=1)
+
+
+class PersonPost(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    paths: list[PathStr] = Field(min_length=1, max_length=100)
+
+
+def _state(request: Request) -> ReceiverState:
+    return request.app.state.receiver
+
+
+def _post_one(state: ReceiverState, raw_path: str) -> Posted:
+    image_path = resolve_image_path(state.image_root, raw_path)
+    posted = insert_image(state.db, image_path.relative)
+    if posted.created or posted.status is ImageStatus.QUEUED:
+        # Publishing again for a duplicate that is still queued is harmless (claims are atomic)
+        # and recovers a post whose first publish never happened.
+        state.publisher.publish([posted.image_id])
+    log.info("image posted", extra={"image_id": posted.image_id, "new_record": posted.created})
+    return posted
+
+
+def _posted_body(posted: Posted) -> dict:
+    return {"id": posted.image_id, "status": posted.status.value, "duplicate": not posted.created}
+
+
+@router.post("/image/post", status_code=202)
+def post_image(body: ImagePost, request: Request, response: Response) -> dict:
+    """Queue one image path. 202 for a new path; 200 with the existing record for a known one."""
+    posted = _post_one(_state(request), body.path)
+    if not posted.created:
+        response.status_code = 200
+    return _posted_body(posted)
+
+
+@router.post("/images/post")
+def post_images(body: ImagesPost, request: Request) -> dict:
+    """Queue many paths; each item gets its own answer."""
+    state = _state(request)
+    if len(body.paths) > state.max_batch:
+        raise ApiError(413, f"a batch holds at most {state.max_batch} paths; split it", received=len(body.paths))
+    results = []
+    for raw in body.paths:
+        try:
+            results.append({"path": raw, **_posted_body(_post_one(state, raw))})
+        except PathRejected as exc:
+            results.append({"path": raw[:200], "error": str(exc)})
+    accepted = sum(1 for r in results if "id" in r)
+    return {"accepted": accepted, "refused": len(results) - accepted, "results": results}
+
+
+@router.get("/image/{image_id}")
+def read_image(image_id: int, request: Request) -> dict:
+    image = get_image(_state(request).db, image_id)
+    if image is None:
+        raise ApiError(404, f"no image with id {image_id}")
+    return image
+
+
+@router.post("/person", status_code=201)
+def post_person(body: PersonPost, request: Request, response: Response) -> dict:
+    """Enrol a known person from photos under the image root (the largest face of each)."""
+    state = _state(request)
+    images = []
+    for raw in body.paths:
+        image_path = resolve_image_path(state.image_root, raw)
+        try:
+            reply: pb.EncodeResponse = state.recognizer.Encode(
+                pb.EncodeRequest(image_path=image_path.relative), timeout=state.recognizer_timeout
+            )
+        except grpc.RpcError as exc:
+            raise _encode_error(exc, raw) from exc
+        images.append(EnrolledImage(image_path.relative, reply.encoding))
+    enrolment = enroll_person(state.db, body.name, images)
+    if not enrolment.created:
+        response.status_code = 200
+    log.info("person enrolled", extra={"person_id": enrolment.person_id, "images": len(images)})
+    return {
+        "id": enrolment.person_id,
+        "name": body.name,
+        "created": enrolment.created,
+        "images": [{"id": i, "path": img.path} for i, img in zip(enrolment.person_image_ids, images)],
+    }
+
+
+def _encode_error(exc: grpc.RpcError, raw_path: str) -> ApiError:
+    code = exc.code()
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        return ApiError(422, f"no face found in {raw_path!r}; enrol with a photo that shows the face")
+    if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED):
+        return ApiError(422, f"cannot use {raw_path!r}: {exc.details()}")
+    log.error("recognizer Encode failed: %s %s", code.name, exc.details())
+    return ApiError(503, "the recognizer is unavailable; try the enrolment again shortly")

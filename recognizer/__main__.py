@@ -1,0 +1,80 @@
+"""Entry point: `kubeface recognizer` or `python -m recognizer`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from prometheus_client import Gauge, start_http_server
+
+from kubeface.db import Database
+from kubeface.logs import configure_logging
+from kubeface.proto import recognizer_pb2, recognizer_pb2_grpc
+from kubeface.settings import Settings, load_settings
+from recognizer.faces import FaceDetector, load_image
+from recognizer.gallery import GalleryStore
+from recognizer.server import RecognizerServicer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = recognizer_pb2.DESCRIPTOR.services_by_name["Recognizer"].full_name
+SHUTDOWN_GRACE_SECONDS = 20.0
+KNOWN_FACES = Gauge("recognizer_known_faces", "Known faces in the gallery")
+
+
+def run(settings: Settings) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    health_servicer = health.HealthServicer()
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    recognizer = RecognizerServicer(settings.resolved_image_root, settings.match_tolerance)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.recognizer_workers))
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    recognizer_pb2_grpc.add_RecognizerServicer_to_server(recognizer, server)
+    server.add_insecure_port(f"{settings.bind_host}:{settings.recognizer_port}")
+    server.start()  # health answers NOT_SERVING while the models and known faces load
+    start_http_server(settings.recognizer_metrics_port, addr=settings.bind_host)
+    log.info("recognizer listening", extra={"port": settings.recognizer_port})
+
+    detector = FaceDetector(settings.detection_model, settings.detection_upsample, settings.detection_max_side)
+    db = Database(settings)
+    db.wait_until_reachable()
+    store = GalleryStore(db, lambda path: detector.encode_largest(load_image(path))[0].encoding,
+                         settings.resolved_image_root)
+    store.refresh()
+    KNOWN_FACES.set(len(store.gallery))
+    recognizer.attach(detector, store)
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("recognizer serving", extra={"known_faces": len(store.gallery), "model": detector.model.value})
+
+    while not stop.wait(settings.gallery_refresh_seconds):
+        try:
+            store.refresh()
+            KNOWN_FACES.set(len(store.gallery))
+        except Exception:
+            # A database hiccup must not take down a serving recognizer; the next tick retries.
+            log.exception("refreshing known faces failed")
+
+    log.info("SIGTERM: draining", extra={"grace_seconds": SHUTDOWN_GRACE_SECONDS})
+    health_servicer.enter_graceful_shutdown()
+    server.stop(SHUTDOWN_GRACE_SECONDS).wait()
+    db.close()
+    log.info("recognizer stopped")
+
+
+def main() -> None:
+    settings = load_settings()
+    configure_logging("recognizer", settings.log_level)
+    run(settings)
+
+
+if __name__ == "__main__":
+    main()

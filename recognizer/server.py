@@ -1,0 +1,112 @@
+"""The gRPC servicer: Identify and Encode, with domain errors mapped to status codes in one place."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+from prometheus_client import Counter, Histogram
+
+from kubeface.paths import PathRejected, resolve_image_path
+from kubeface.proto import recognizer_pb2 as pb
+from kubeface.proto import recognizer_pb2_grpc as pb_grpc
+from recognizer.faces import Box, FaceDetector, ImageError, ImageNotFound, NoFaceFound, NotAnImage, load_image
+from recognizer.gallery import GalleryStore
+
+log = logging.getLogger(__name__)
+
+RPC_SECONDS = Histogram("recognizer_rpc_seconds", "Time per RPC", ["method", "code"])
+FACES_FOUND = Counter("recognizer_faces_found_total", "Faces found by Identify")
+
+# The one place where domain errors become gRPC codes. The processor treats these codes as
+# "the image is bad": the row fails and the breaker does not count them.
+ERROR_CODES: dict[type[Exception], grpc.StatusCode] = {
+    ImageNotFound: grpc.StatusCode.NOT_FOUND,
+    NotAnImage: grpc.StatusCode.INVALID_ARGUMENT,
+    PathRejected: grpc.StatusCode.PERMISSION_DENIED,
+    NoFaceFound: grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+
+def _pb_box(box: Box) -> pb.Box:
+    return pb.Box(top=box.top, right=box.right, bottom=box.bottom, left=box.left)
+
+
+class NotReady(Exception):
+    """The models or the known faces are still loading."""
+
+
+ERROR_CODES[NotReady] = grpc.StatusCode.UNAVAILABLE
+
+
+class RecognizerServicer(pb_grpc.RecognizerServicer):
+    """Registered before the server starts; answers UNAVAILABLE until `attach` hands it the models."""
+
+    def __init__(self, image_root: Path, tolerance: float) -> None:
+        self._image_root = image_root
+        self._tolerance = tolerance
+        self._detector: FaceDetector | None = None
+        self._gallery_store: GalleryStore | None = None
+
+    def attach(self, detector: FaceDetector, gallery_store: GalleryStore) -> None:
+        self._gallery_store = gallery_store
+        self._detector = detector
+
+    def _ready(self) -> tuple[FaceDetector, GalleryStore]:
+        if self._detector is None or self._gallery_store is None:
+            raise NotReady("the recognizer is still loading its models and known faces")
+        return self._detector, self._gallery_store
+
+    def Identify(self, request: pb.IdentifyRequest, context: grpc.ServicerContext) -> pb.IdentifyResponse:
+        with _rpc("Identify", request.image_path, context):
+            detector, store = self._ready()
+            image = load_image(resolve_image_path(self._image_root, request.image_path).absolute)
+            found = detector.find_faces(image)
+            gallery = store.gallery  # one snapshot for the whole request
+            matches = gallery.nearest([face.encoding for face in found])
+            FACES_FOUND.inc(len(found))
+            faces = []
+            for face, match in zip(found, matches):
+                entry = pb.Face(box=_pb_box(face.box))
+                if match is not None:
+                    entry.nearest_person_id = match.person_id
+                    entry.nearest_person_name = match.person_name
+                    entry.nearest_person_image_id = match.person_image_id
+                    entry.distance = match.distance
+                    entry.matched = match.distance <= self._tolerance
+                faces.append(entry)
+            return pb.IdentifyResponse(
+                faces=faces,
+                known_faces=len(gallery),
+                tolerance=self._tolerance,
+                detection_model=detector.model.value,
+            )
+
+    def Encode(self, request: pb.EncodeRequest, context: grpc.ServicerContext) -> pb.EncodeResponse:
+        with _rpc("Encode", request.image_path, context):
+            detector, _ = self._ready()
+            image = load_image(resolve_image_path(self._image_root, request.image_path).absolute)
+            face, count = detector.encode_largest(image)
+            return pb.EncodeResponse(encoding=face.encoding.tolist(), box=_pb_box(face.box), faces_found=count)
+
+
+@contextmanager
+def _rpc(method: str, image_path: str, context: grpc.ServicerContext) -> Iterator[None]:
+    started = time.perf_counter()
+    code = grpc.StatusCode.OK
+    try:
+        yield
+    except tuple(ERROR_CODES) as exc:
+        code = ERROR_CODES[type(exc)]
+        log.info("image refused: %s", exc, extra={"method": method, "path": image_path, "code": code.name})
+        context.abort(code, str(exc))
+    except Exception:
+        code = grpc.StatusCode.INTERNAL
+        log.exception("unexpected error", extra={"method": method, "path": image_path})
+        context.abort(code, "internal error in the recognizer; see its logs")
+    finally:
+        RPC_SECONDS.labels(method, code.name).observe(time.perf_counter() - started)

@@ -1,0 +1,186 @@
+"""Session fixtures: one private MariaDB, nsqlookupd and nsqd, and the kubeface services on top."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import httpx
+import pymysql
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.photos import populate_image_root
+from tests.servers import (
+    ServerProcess,
+    base_env,
+    free_port,
+    kubeface_argv,
+    mysql_root,
+    start_mariadb,
+    start_nsq,
+    wait_until,
+)
+
+FINAL = {"PROCESSED", "PENDING", "FAILED"}
+
+
+@dataclass
+class Mesh:
+    """The running system; tests talk to it through `api` and `sql`, and may restart services."""
+
+    env: dict[str, str]
+    log_dir: Path
+    image_root: Path
+    receiver_url: str
+    frontend_url: str
+    recognizer_address: str
+    processor_metrics_url: str
+    db_params: dict
+    services: dict[str, ServerProcess] = field(default_factory=dict)
+
+    def start(self, name: str, timeout: float = 120) -> ServerProcess:
+        proc = ServerProcess(name, kubeface_argv(name), self.log_dir, self.env).start()
+        self.services[name] = proc
+        ready = {
+            "recognizer": self.recognizer_serving,
+            "receiver": lambda: httpx.get(f"{self.receiver_url}/readyz").status_code == 200,
+            "frontend": lambda: httpx.get(f"{self.frontend_url}/healthz").status_code == 200,
+            "processor": lambda: httpx.get(self.processor_metrics_url).status_code == 200,
+        }[name]
+        wait_until(ready, timeout, name, proc)
+        return proc
+
+    def stop(self, name: str) -> int | None:
+        return self.services[name].stop()
+
+    def recognizer_serving(self) -> bool:
+        with grpc.insecure_channel(self.recognizer_address) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+        return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120):
+        import subprocess
+
+        return subprocess.run(kubeface_argv(*args), env={**self.env, **(env or {})}, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.receiver_url, timeout=120)
+
+    def sql(self, query: str, params: tuple | dict = ()) -> list[dict]:
+        conn = pymysql.connect(**self.db_params, cursorclass=pymysql.cursors.DictCursor, autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(query, params)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    def post(self, path: str) -> dict:
+        with self.api() as api:
+            response = api.post("/image/post", json={"path": path})
+        assert response.status_code in (200, 202), response.text
+        return response.json()
+
+    def wait_final(self, image_id: int, timeout: float = 90) -> dict:
+        deadline = time.monotonic() + timeout
+        with self.api() as api:
+            while time.monotonic() < deadline:
+                image = api.get(f"/image/{image_id}").json()
+                if image["status"] in FINAL:
+                    return image
+                time.sleep(0.2)
+        raise AssertionError(f"image {image_id} not final after {timeout}s: {image}")
+
+    def metric(self, url: str, name: str) -> float:
+        for line in httpx.get(url).text.splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+        raise AssertionError(f"metric {name} not exported at {url}")
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mesh(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path):
+    work = tmp_path_factory.mktemp("mesh")
+    log_dir = artifacts_dir / "logs"
+    log_dir.mkdir(exist_ok=True)
+    image_root = work / "images"
+    image_root.mkdir()
+    populate_image_root(image_root)
+
+    started: list[ServerProcess] = []
+    try:
+        yield from _start_mesh(work, log_dir, image_root, started)
+    finally:
+        for proc in reversed(started):
+            try:
+                proc.stop(timeout=30)
+            except Exception:  # noqa: BLE001 - keep stopping the others; stop() already killed this one
+                proc.kill()
+
+
+def _start_mesh(work: Path, log_dir: Path, image_root: Path, started: list[ServerProcess]):
+    mariadb, mysql_port, sock = start_mariadb(work / "mariadb", log_dir)
+    started.append(mariadb)
+    nsq = start_nsq(work, log_dir)
+    started.extend([nsq["lookupd"], nsq["nsqd"]])
+    mysql_root(sock, (
+        "CREATE DATABASE kubeface CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
+        "CREATE USER 'kubeface'@'127.0.0.1' IDENTIFIED BY 'test-secret';"
+        "GRANT ALL PRIVILEGES ON kubeface.* TO 'kubeface'@'127.0.0.1';"
+    ))
+    ports = {name: free_port() for name in ("receiver", "frontend", "recognizer", "pmetrics", "rmetrics")}
+    env = base_env({
+        "IMAGE_ROOT": str(image_root),
+        "MYSQL_HOST": "127.0.0.1",
+        "MYSQL_PORT": str(mysql_port),
+        "MYSQL_USER": "kubeface",
+        "MYSQL_PASSWORD": "test-secret",
+        "MYSQL_DATABASE": "kubeface",
+        "NSQD_TCP_ADDRESS": f"127.0.0.1:{nsq['nsqd_tcp']}",
+        "NSQD_HTTP_ADDRESS": f"127.0.0.1:{nsq['nsqd_http']}",
+        "NSQLOOKUPD_HTTP_ADDRESSES": f"127.0.0.1:{nsq['lookupd_http']}",
+        "RECEIVER_PORT": str(ports["receiver"]),
+        "FRONTEND_PORT": str(ports["frontend"]),
+        "RECOGNIZER_PORT": str(ports["recognizer"]),
+        "RECOGNIZER_ADDRESS": f"127.0.0.1:{ports['recognizer']}",
+        "PROCESSOR_METRICS_PORT": str(ports["pmetrics"]),
+        "RECOGNIZER_METRICS_PORT": str(ports["rmetrics"]),
+        "PROCESSOR_WORKERS": "3",
+        "BREAKER_PROBE_INITIAL_SECONDS": "0.5",
+        "BREAKER_PROBE_MAX_SECONDS": "2",
+        "BREAKER_REQUEUE_DELAY_SECONDS": "1",
+        "GALLERY_REFRESH_SECONDS": "0.5",
+    })
+    mesh = Mesh(
+        env=env,
+        log_dir=log_dir,
+        image_root=image_root,
+        receiver_url=f"http://127.0.0.1:{ports['receiver']}",
+        frontend_url=f"http://127.0.0.1:{ports['frontend']}",
+        recognizer_address=f"127.0.0.1:{ports['recognizer']}",
+        processor_metrics_url=f"http://127.0.0.1:{ports['pmetrics']}/metrics",
+        db_params={"host": "127.0.0.1", "port": mysql_port, "user": "kubeface", "password": "test-secret",
+                   "database": "kubeface"},
+    )
+    migrated = mesh.run("migrate")
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    for name in ("recognizer", "receiver", "processor", "frontend"):
+        started.append(mesh.start(name))
+    # Only Obama is known at first: Biden's photos are the strangers' until a test enrols him.
+    with mesh.api() as api:
+        enrolled = api.post("/person", json={"name": "obama", "paths": ["known/obama.jpg"]})
+        assert enrolled.status_code == 201, enrolled.text
+    # Every recognizer refreshes its gallery within GALLERY_REFRESH_SECONDS.
+    time.sleep(1.5)
+    yield mesh
