@@ -9,7 +9,7 @@ NSQ_BIN := .bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(NSQ_BIN):$(PATH)
 
-.PHONY: help deps venv mariadb nsq proto run test retry check clean
+.PHONY: help deps venv mariadb nsq k8s-tools proto run test retry check clean
 
 help:
 	@echo "make run    start the whole mesh on loopback (Ctrl-C stops it)"
@@ -18,7 +18,7 @@ help:
 	@echo "make check  ruff lint and format check"
 	@echo "make proto  regenerate the gRPC stubs from protos/"
 
-deps: venv mariadb nsq
+deps: venv mariadb nsq k8s-tools
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -35,6 +35,12 @@ mariadb:
 nsq: $(NSQ_BIN)/nsqd $(NSQ_BIN)/nsqlookupd
 $(NSQ_BIN)/nsqd $(NSQ_BIN)/nsqlookupd: tools/nsq/go.mod tools/nsq/go.sum
 	tools/install-nsq.sh $(NSQ_BIN)
+
+# kustomize and kube-score, for validating k8s/ in the tests.
+K8S_TOOLS := $(NSQ_BIN)/kustomize $(NSQ_BIN)/kube-score
+k8s-tools: $(K8S_TOOLS)
+$(K8S_TOOLS): tools/install-k8s-tools.sh
+	tools/install-k8s-tools.sh $(NSQ_BIN)
 
 proto: venv
 	PATH=$(CURDIR)/$(BIN):$$PATH tools/genproto.sh

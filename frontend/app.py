@@ -8,12 +8,12 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from prometheus_client import make_asgi_app
 
 from frontend.queries import ResultsFilter, people, person_page, results_page, status_counts
-from kubeface.db import Database
+from kubeface.db import Database, database_readiness
 from kubeface.images import ImageStatus
 from kubeface.settings import Settings
 
@@ -33,7 +33,9 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         db.close()
 
-    app = FastAPI(title="kubeface frontend", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="kubeface frontend", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.mount("/metrics", make_asgi_app())
     page_size = settings.frontend_page_size
 
@@ -57,12 +59,17 @@ def create_app(settings: Settings) -> FastAPI:
     def person(request: Request, person_id: int):
         found = person_page(request.app.state.db, person_id, limit=200)
         if found is None:
-            return TEMPLATES.TemplateResponse(request, "not_found.html", {"what": f"person {person_id}"},
-                                              status_code=404)
+            return TEMPLATES.TemplateResponse(
+                request, "not_found.html", {"what": f"person {person_id}"}, status_code=404
+            )
         return TEMPLATES.TemplateResponse(request, "person.html", {"person": found})
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
         return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(request: Request) -> JSONResponse:
+        return database_readiness(request.app.state.db)
 
     return app

@@ -93,7 +93,9 @@ def person_page(db: Database, person_id: int, limit: int) -> dict | None:
 def people(db: Database) -> list[dict]:
     with db.transaction() as cur:
         cur.execute(
-            "SELECT p.id, p.name, (SELECT COUNT(*) FROM person_images pi WHERE pi.person_id = p.id) AS photos,"
-            " (SELECT COUNT(*) FROM images i WHERE i.person_id = p.id) AS images FROM person p ORDER BY p.name"
+            "SELECT p.id, p.name,"
+            " (SELECT COUNT(*) FROM person_images pi WHERE pi.person_id = p.id) AS photos,"
+            " (SELECT COUNT(*) FROM images i WHERE i.person_id = p.id) AS images"
+            " FROM person p ORDER BY p.name"
         )
         return list(cur.fetchall())

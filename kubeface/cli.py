@@ -83,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("frontend", "HTML results browser"),
     ]:
         sub.add_parser(name, help=help_text).set_defaults(func=_service(name))
-    sub.add_parser("migrate", help="apply the SQL migrations (a no-op when up to date)").set_defaults(func=_migrate)
+    sub.add_parser("migrate", help="apply the SQL migrations (a no-op when up to date)").set_defaults(
+        func=_migrate
+    )
     retry = sub.add_parser("retry", help="re-queue FAILED and stale images (one pass, for cron)")
     retry.add_argument("--dry-run", action="store_true", help="list what would be re-queued, change nothing")
     retry.set_defaults(func=_retry)
@@ -96,8 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import pymysql
+
+    from kubeface.queue import PublishError
+
     args = build_parser().parse_args(argv)
-    sys.exit(args.func(args))
+    try:
+        sys.exit(args.func(args))
+    except (pymysql.err.OperationalError, PublishError) as exc:
+        # A dependency is down: say which, without a traceback, and fail for cron to notice.
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -45,11 +45,13 @@ class Database:
         for _ in range(settings.mysql_pool_size):
             self._slots.put(None)
 
-    def wait_until_reachable(self, timeout_seconds: float = 120.0) -> None:
-        """Block until MySQL answers, so that start order across services does not matter."""
+    def wait_until_reachable(self, timeout_seconds: float = 120.0, *, require_schema: bool = True) -> None:
+        """Block until MySQL answers (and the migrations have run), so start order does not matter."""
+        probe = "SELECT 1 FROM images LIMIT 1" if require_schema else "SELECT 1"
 
         @retry(
-            retry=retry_if_exception_type(pymysql.err.OperationalError),
+            # ProgrammingError: the tables are not there yet, because `migrate` has not run.
+            retry=retry_if_exception_type((pymysql.err.OperationalError, pymysql.err.ProgrammingError)),
             wait=wait_exponential(multiplier=0.2, max=5),
             stop=stop_after_delay(timeout_seconds),
             before_sleep=before_sleep_log(log, logging.WARNING),
@@ -57,7 +59,7 @@ class Database:
         )
         def ping() -> None:
             with self.transaction() as cur:
-                cur.execute("SELECT 1")
+                cur.execute(probe)
 
         ping()
 
@@ -115,3 +117,16 @@ def _rollback_quietly(conn: Connection) -> None:
         conn.rollback()
     except pymysql.err.Error as exc:
         log.debug("rollback on a failing MySQL connection failed: %s", exc)
+
+
+def database_readiness(db: Database):
+    """A readiness answer for HTTP services: 200 when MySQL answers, else 503."""
+    from fastapi.responses import JSONResponse  # only the HTTP services import this
+
+    try:
+        with db.transaction() as cur:
+            cur.execute("SELECT 1")
+    except pymysql.err.Error as exc:
+        log.warning("not ready: database unreachable: %s", exc)
+        return JSONResponse({"status": "database unreachable"}, status_code=503)
+    return JSONResponse({"status": "ready"})

@@ -120,8 +120,16 @@ def complete_image(
                 "INSERT INTO faces (image_id, box_top, box_right, box_bottom, box_left, person_id,"
                 " person_image_id, distance) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 [
-                    (claim.image_id, f.top, f.right, f.bottom, f.left, f.person_id, f.person_image_id,
-                     f.distance)
+                    (
+                        claim.image_id,
+                        f.top,
+                        f.right,
+                        f.bottom,
+                        f.left,
+                        f.person_id,
+                        f.person_image_id,
+                        f.distance,
+                    )
                     for f in faces
                 ],
             )
@@ -166,7 +174,12 @@ def get_image(db: Database, image_id: int) -> dict | None:
         faces = cur.fetchall()
     image["faces"] = [
         {
-            "box": {"top": f["box_top"], "right": f["box_right"], "bottom": f["box_bottom"], "left": f["box_left"]},
+            "box": {
+                "top": f["box_top"],
+                "right": f["box_right"],
+                "bottom": f["box_bottom"],
+                "left": f["box_left"],
+            },
             "person": f["person"],
             "person_id": f["person_id"],
             "distance": f["distance"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from urllib.parse import quote
 
 from yoyo import get_backend, read_migrations
@@ -13,12 +12,10 @@ from kubeface.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
-
-def apply_migrations(settings: Settings, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
+def apply_migrations(settings: Settings) -> list[str]:
     """Apply every pending migration; return the ids that were applied."""
-    Database(settings).wait_until_reachable()
+    Database(settings).wait_until_reachable(require_schema=False)
     url = "mysql://{user}:{password}@{host}:{port}/{db}".format(
         user=quote(settings.mysql_user, safe=""),
         password=quote(settings.mysql_password.get_secret_value(), safe=""),
@@ -27,7 +24,7 @@ def apply_migrations(settings: Settings, migrations_dir: Path = MIGRATIONS_DIR) 
         db=settings.mysql_database,
     )
     backend = get_backend(url)
-    migrations = read_migrations(str(migrations_dir))
+    migrations = read_migrations(str(settings.migrations_dir))
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)

@@ -35,7 +35,12 @@ def enroll_person(db: Database, name: str, images: list[EnrolledImage]) -> Enrol
             cur.execute(
                 "INSERT INTO person_images (person_id, path, path_hash, encoding) VALUES (%s, %s, %s, %s)"
                 " ON DUPLICATE KEY UPDATE encoding = VALUES(encoding), id = LAST_INSERT_ID(id)",
-                (person_id, image.path, path_hash(image.path), np.asarray(image.encoding, dtype="<f8").tobytes()),
+                (
+                    person_id,
+                    image.path,
+                    path_hash(image.path),
+                    np.asarray(image.encoding, dtype="<f8").tobytes(),
+                ),
             )
             image_ids.append(cur.lastrowid)
     return Enrolment(person_id, created, image_ids)

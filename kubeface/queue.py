@@ -28,7 +28,9 @@ class NsqPublisher:
         except httpx.HTTPError as exc:
             raise PublishError(f"nsqd at {self._client.base_url} is unreachable: {exc}") from exc
         if response.status_code != 200:
-            raise PublishError(f"nsqd refused the publish: HTTP {response.status_code} {response.text.strip()}")
+            raise PublishError(
+                f"nsqd refused the publish: HTTP {response.status_code} {response.text.strip()}"
+            )
 
     def ensure_topic(self) -> None:
         """Create the topic so that consumers can find it before the first post."""

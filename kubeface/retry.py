@@ -72,7 +72,8 @@ def run_retry(
                 continue
             with db.transaction() as cur:
                 cur.execute(
-                    f"UPDATE images SET {assignment} WHERE id = %(id)s AND {predicate}", {**params, "id": image_id}
+                    f"UPDATE images SET {assignment} WHERE id = %(id)s AND {predicate}",
+                    {**params, "id": image_id},
                 )
                 if cur.rowcount == 1:
                     report.requeued[kind].append(image_id)

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     image_root: Path = Path("images")
+    # Where `kubeface migrate` finds the SQL files; images set it, a checkout uses ./migrations.
+    migrations_dir: Path = Path(__file__).resolve().parent.parent / "migrations"
 
     mysql_host: str = "127.0.0.1"
     mysql_port: int = 3306
@@ -41,7 +43,6 @@ class Settings(BaseSettings):
     mysql_password: SecretStr = SecretStr("kubeface")
     mysql_pool_size: int = Field(default=8, ge=1)
 
-    nsqd_tcp_address: str = "127.0.0.1:4150"
     nsqd_http_address: str = "127.0.0.1:4151"
     # Comma-separated in the environment.
     nsqlookupd_http_addresses: Annotated[list[str], NoDecode] = ["127.0.0.1:4161"]

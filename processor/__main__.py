@@ -6,13 +6,12 @@ import asyncio
 import logging
 import signal
 
-from prometheus_client import start_http_server
-
 from kubeface.db import Database
 from kubeface.logs import configure_logging
 from kubeface.settings import Settings, load_settings
 from processor.consumer import ImageConsumer
 from processor.handler import HandlerConfig
+from processor.health import Readiness, health_app
 from processor.recognizer_client import RecognizerClient
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,8 @@ async def run(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    start_http_server(settings.processor_metrics_port, addr=settings.bind_host)
+    readiness = Readiness()
+    http_server = health_app(readiness).listen(settings.processor_metrics_port, address=settings.bind_host)
     db = Database(settings)
     await loop.run_in_executor(None, db.wait_until_reachable)
     recognizer = RecognizerClient(settings)
@@ -43,12 +43,17 @@ async def run(settings: Settings) -> None:
         # nsqd redelivers a message not finished by then: the recognizer deadline plus room for the writes.
         msg_timeout_seconds=settings.recognizer_timeout_seconds + 30,
     )
-    log.info("processor consuming", extra={"workers": settings.processor_workers, "topic": settings.nsq_topic})
+    readiness.ready = True
+    log.info(
+        "processor consuming", extra={"workers": settings.processor_workers, "topic": settings.nsq_topic}
+    )
     await stop.wait()
+    readiness.ready = False
     log.info("SIGTERM: stopping")
     await consumer.drain()
     recognizer.close()
     db.close()
+    http_server.stop()
     log.info("processor stopped")
 
 

@@ -58,12 +58,16 @@ class ImageConsumer:
         image_id = parse_image_id(message.body)
         if image_id is None:
             # A poison message would be redelivered forever; nothing can ever process it.
-            log.error("message body is not an image id; dropped", extra={"body": message.body[:100].decode(
-                "utf-8", "replace")})
+            log.error(
+                "message body is not an image id; dropped",
+                extra={"body": message.body[:100].decode("utf-8", "replace")},
+            )
             message.finish()
             return
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, handle_image, image_id, self._db, self._recognizer, self._config)
+        future = loop.run_in_executor(
+            self._pool, handle_image, image_id, self._db, self._recognizer, self._config
+        )
         self._in_flight.add(future)
         IN_FLIGHT.set(len(self._in_flight))
         future.add_done_callback(lambda f: self._settle(message, image_id, f))
@@ -76,14 +80,16 @@ class ImageConsumer:
         except Exception as exc:
             # Database down or a bug: the row stays as it was, so let NSQ deliver it again.
             log.exception("handling failed; message requeued", extra={"image_id": image_id})
-            outcome = Requeue(min(2.0 ** message.attempts, 60.0), f"error: {type(exc).__name__}")
+            outcome = Requeue(min(2.0**message.attempts, 60.0), f"error: {type(exc).__name__}")
         if isinstance(outcome, Finish):
             message.finish()
         else:
             delay_ms = int(min(outcome.delay_seconds, MAX_REQUEUE_DELAY_SECONDS) * 1000)
             message.requeue(backoff=False, time_ms=delay_ms)
-            log.info("message requeued", extra={"image_id": image_id, "reason": outcome.reason,
-                                                 "delay_ms": delay_ms})
+            log.info(
+                "message requeued",
+                extra={"image_id": image_id, "reason": outcome.reason, "delay_ms": delay_ms},
+            )
 
     async def drain(self) -> None:
         """Stop taking messages, let the ones in flight finish and settle, then disconnect."""

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 
 from kubeface.db import Database
-from kubeface.images import Claim, FaceRecord, ImageStatus, claim_image, complete_image, get_status, release_claim
+from kubeface.images import (
+    Claim,
+    FaceRecord,
+    ImageStatus,
+    claim_image,
+    complete_image,
+    get_status,
+    release_claim,
+)
 from kubeface.proto import recognizer_pb2 as pb
 from processor.recognizer_client import BreakerOpen, ImageRejected, RecognizerClient, RecognizerUnavailable
 
@@ -105,9 +113,16 @@ def interpret(reply: pb.IdentifyResponse) -> tuple[ImageStatus, int | None, str 
 
 def _record(db: Database, claim: Claim, status: ImageStatus, **outcome) -> Outcome:
     if complete_image(db, claim, status, **outcome):
-        log.info("image %s", status.value.lower(), extra={"image_id": claim.image_id, "status": status.value,
-                                                          "detail": outcome.get("detail"),
-                                                          "attempt": claim.attempts})
+        log.info(
+            "image %s",
+            status.value.lower(),
+            extra={
+                "image_id": claim.image_id,
+                "status": status.value,
+                "detail": outcome.get("detail"),
+                "attempt": claim.attempts,
+            },
+        )
         return Finish(status.value)
     # The lease ran out and another processor took the row over; its result stands.
     log.warning("claim lost before the result was written", extra={"image_id": claim.image_id})

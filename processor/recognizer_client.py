@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 BREAKER_OPEN = Gauge("processor_breaker_open", "1 while the recognizer circuit breaker is open")
 BREAKER_OPENED = Counter("processor_breaker_opened_total", "Times the recognizer breaker opened")
-HEALTH_PINGS = Counter("processor_breaker_health_pings_total", "Health pings while the breaker is open", ["result"])
+HEALTH_PINGS = Counter(
+    "processor_breaker_health_pings_total", "Health pings while the breaker is open", ["result"]
+)
 
 # Codes that mean "this image is bad": the row fails and the breaker does not count them.
 IMAGE_ERROR_CODES = {
@@ -116,7 +118,15 @@ class RecognizerClient:
         # round_robin spreads calls over every address the name resolves to (a headless Service).
         self._channel = grpc.insecure_channel(
             settings.recognizer_address,
-            options=[("grpc.lb_policy_name", "round_robin"), ("grpc.enable_retries", 0)],
+            options=[
+                ("grpc.lb_policy_name", "round_robin"),
+                ("grpc.enable_retries", 0),
+                # gRPC's default reconnect backoff grows to 120 s; a restarted recognizer must be
+                # found again within seconds, or the health prober keeps seeing UNAVAILABLE.
+                ("grpc.initial_reconnect_backoff_ms", 250),
+                ("grpc.min_reconnect_backoff_ms", 250),
+                ("grpc.max_reconnect_backoff_ms", 2000),
+            ],
         )
         self._stub = pb_grpc.RecognizerStub(self._channel)
         self._timeout = settings.recognizer_timeout_seconds
@@ -148,7 +158,9 @@ class RecognizerClient:
         except grpc.RpcError as exc:
             if exc.code() in IMAGE_ERROR_CODES:
                 raise ImageRejected(exc.code(), exc.details() or exc.code().name) from exc
-            raise RecognizerUnavailable(f"recognizer call failed: {exc.code().name}: {exc.details()}") from exc
+            raise RecognizerUnavailable(
+                f"recognizer call failed: {exc.code().name}: {exc.details()}"
+            ) from exc
 
     def close(self) -> None:
         self._prober.stop()

@@ -11,6 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 
+from kubeface.db import database_readiness
+from kubeface.queue import PublishError
 from kubeface.settings import Settings
 from receiver.errors import install_error_handlers
 from receiver.routes import router
@@ -24,6 +26,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = ReceiverState.from_settings(settings)
         await run_in_threadpool(state.db.wait_until_reachable)
+        try:
+            # Consumers find the topic through nsqlookupd only once it exists on an nsqd.
+            await run_in_threadpool(state.publisher.ensure_topic)
+        except PublishError as exc:
+            log.warning("could not create the topic yet; the first post will: %s", exc)
         app.state.receiver = state
         yield
         state.close()
@@ -39,13 +46,6 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/readyz", include_in_schema=False)
     def readyz(request: Request) -> JSONResponse:
-        state: ReceiverState = request.app.state.receiver
-        try:
-            with state.db.transaction() as cur:
-                cur.execute("SELECT 1")
-        except Exception as exc:
-            log.warning("not ready: database unreachable: %s", exc)
-            return JSONResponse({"status": "database unreachable"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        return database_readiness(request.app.state.receiver.db)
 
     return app

@@ -45,7 +45,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            {"field": ".".join(str(part) for part in err.get("loc", ())[1:]) or "body", "problem": err.get("msg")}
+            {
+                "field": ".".join(str(part) for part in err.get("loc", ())[1:]) or "body",
+                "problem": err.get("msg"),
+            }
             for err in exc.errors()
         ]
         return _json(422, "the request body is not valid; see problems", problems=problems)

@@ -72,7 +72,9 @@ def post_images(body: ImagesPost, request: Request) -> dict:
     """Queue many paths; each item gets its own answer."""
     state = _state(request)
     if len(body.paths) > state.max_batch:
-        raise ApiError(413, f"a batch holds at most {state.max_batch} paths; split it", received=len(body.paths))
+        raise ApiError(
+            413, f"a batch holds at most {state.max_batch} paths; split it", received=len(body.paths)
+        )
     results = []
     for raw in body.paths:
         try:
@@ -113,7 +115,9 @@ def post_person(body: PersonPost, request: Request, response: Response) -> dict:
         "id": enrolment.person_id,
         "name": body.name,
         "created": enrolment.created,
-        "images": [{"id": i, "path": img.path} for i, img in zip(enrolment.person_image_ids, images)],
+        "images": [
+            {"id": i, "path": img.path} for i, img in zip(enrolment.person_image_ids, images, strict=True)
+        ],
     }
 
 
@@ -121,7 +125,11 @@ def _encode_error(exc: grpc.RpcError, raw_path: str) -> ApiError:
     code = exc.code()
     if code == grpc.StatusCode.FAILED_PRECONDITION:
         return ApiError(422, f"no face found in {raw_path!r}; enrol with a photo that shows the face")
-    if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED):
+    if code in (
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.PERMISSION_DENIED,
+    ):
         return ApiError(422, f"cannot use {raw_path!r}: {exc.details()}")
     log.error("recognizer Encode failed: %s %s", code.name, exc.details())
     return ApiError(503, "the recognizer is unavailable; try the enrolment again shortly")

@@ -25,8 +25,9 @@ class ReceiverState:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReceiverState:
-        channel = grpc.insecure_channel(settings.recognizer_address,
-                                        options=[("grpc.lb_policy_name", "round_robin")])
+        channel = grpc.insecure_channel(
+            settings.recognizer_address, options=[("grpc.lb_policy_name", "round_robin")]
+        )
         return cls(
             db=Database(settings),
             publisher=NsqPublisher(settings),

@@ -35,7 +35,11 @@ def run(settings: Settings) -> None:
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     recognizer = RecognizerServicer(settings.resolved_image_root, settings.match_tolerance)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.recognizer_workers))
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.recognizer_workers),
+        # A second recognizer on a busy port must fail loudly, not silently share it.
+        options=[("grpc.so_reuseport", 0)],
+    )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     recognizer_pb2_grpc.add_RecognizerServicer_to_server(recognizer, server)
     server.add_insecure_port(f"{settings.bind_host}:{settings.recognizer_port}")
@@ -43,11 +47,14 @@ def run(settings: Settings) -> None:
     start_http_server(settings.recognizer_metrics_port, addr=settings.bind_host)
     log.info("recognizer listening", extra={"port": settings.recognizer_port})
 
-    detector = FaceDetector(settings.detection_model, settings.detection_upsample, settings.detection_max_side)
+    detector = FaceDetector(
+        settings.detection_model, settings.detection_upsample, settings.detection_max_side
+    )
     db = Database(settings)
     db.wait_until_reachable()
-    store = GalleryStore(db, lambda path: detector.encode_largest(load_image(path))[0].encoding,
-                         settings.resolved_image_root)
+    store = GalleryStore(
+        db, lambda path: detector.encode_largest(load_image(path))[0].encoding, settings.resolved_image_root
+    )
     store.refresh()
     KNOWN_FACES.set(len(store.gallery))
     recognizer.attach(detector, store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -72,7 +73,12 @@ def load_image(path: Path) -> np.ndarray:
 
 
 class FaceDetector:
-    """Finds and encodes faces. Holds only read-only models, so threads may share it."""
+    """Finds and encodes faces; one call at a time.
+
+    dlib's models are not safe to call from several threads at once (concurrent calls crashed
+    the recognizer with a segfault), and dlib holds the GIL, so threads would not add speed
+    anyway. More cores mean more recognizer processes.
+    """
 
     def __init__(self, model: DetectionModel, upsample: int, max_side: int) -> None:
         # Importing face_recognition loads the dlib models (seconds); done once, here.
@@ -86,23 +92,29 @@ class FaceDetector:
         self.model = model
         self.upsample = upsample
         self.max_side = max_side
+        self._dlib_lock = threading.Lock()
 
     def find_faces(self, image: np.ndarray) -> list[FoundFace]:
-        boxes = self._locate(image)
-        if not boxes:
-            return []
-        locations = [(b.top, b.right, b.bottom, b.left) for b in boxes]
-        encodings = self._fr.face_encodings(image, known_face_locations=locations)
-        return [FoundFace(box, np.asarray(enc, dtype=np.float64)) for box, enc in zip(boxes, encodings)]
+        with self._dlib_lock:
+            boxes = self._locate(image)
+            if not boxes:
+                return []
+            locations = [(b.top, b.right, b.bottom, b.left) for b in boxes]
+            encodings = self._fr.face_encodings(image, known_face_locations=locations)
+        return [
+            FoundFace(box, np.asarray(enc, dtype=np.float64))
+            for box, enc in zip(boxes, encodings, strict=True)
+        ]
 
     def encode_largest(self, image: np.ndarray) -> tuple[FoundFace, int]:
         """The largest face and how many were found; NoFaceFound when there is none."""
-        boxes = self._locate(image)
-        if not boxes:
-            raise NoFaceFound("no face found in the image")
-        largest = max(boxes, key=lambda b: b.area)
-        location = [(largest.top, largest.right, largest.bottom, largest.left)]
-        encoding = self._fr.face_encodings(image, known_face_locations=location)[0]
+        with self._dlib_lock:
+            boxes = self._locate(image)
+            if not boxes:
+                raise NoFaceFound("no face found in the image")
+            largest = max(boxes, key=lambda b: b.area)
+            location = [(largest.top, largest.right, largest.bottom, largest.left)]
+            encoding = self._fr.face_encodings(image, known_face_locations=location)[0]
         return FoundFace(largest, np.asarray(encoding, dtype=np.float64)), len(boxes)
 
     def _locate(self, image: np.ndarray) -> list[Box]:
@@ -112,8 +124,12 @@ class FaceDetector:
         if self.max_side and max(height, width) > self.max_side:
             # Detection on a smaller copy is much cheaper; encoding still uses full resolution.
             scale = self.max_side / max(height, width)
-            small = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-        found = self._fr.face_locations(small, number_of_times_to_upsample=self.upsample, model=self.model.value)
+            small = cv2.resize(
+                image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+            )
+        found = self._fr.face_locations(
+            small, number_of_times_to_upsample=self.upsample, model=self.model.value
+        )
         boxes = []
         for top, right, bottom, left in found:
             boxes.append(

@@ -14,7 +14,7 @@ from prometheus_client import Counter, Histogram
 from kubeface.paths import PathRejected, resolve_image_path
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
-from recognizer.faces import Box, FaceDetector, ImageError, ImageNotFound, NoFaceFound, NotAnImage, load_image
+from recognizer.faces import Box, FaceDetector, ImageNotFound, NoFaceFound, NotAnImage, load_image
 from recognizer.gallery import GalleryStore
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class RecognizerServicer(pb_grpc.RecognizerServicer):
             matches = gallery.nearest([face.encoding for face in found])
             FACES_FOUND.inc(len(found))
             faces = []
-            for face, match in zip(found, matches):
+            for face, match in zip(found, matches, strict=True):
                 entry = pb.Face(box=_pb_box(face.box))
                 if match is not None:
                     entry.nearest_person_id = match.person_id
@@ -91,7 +91,9 @@ class RecognizerServicer(pb_grpc.RecognizerServicer):
             detector, _ = self._ready()
             image = load_image(resolve_image_path(self._image_root, request.image_path).absolute)
             face, count = detector.encode_largest(image)
-            return pb.EncodeResponse(encoding=face.encoding.tolist(), box=_pb_box(face.box), faces_found=count)
+            return pb.EncodeResponse(
+                encoding=face.encoding.tolist(), box=_pb_box(face.box), faces_found=count
+            )
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,9 @@ class Mesh:
             "recognizer": self.recognizer_serving,
             "receiver": lambda: httpx.get(f"{self.receiver_url}/readyz").status_code == 200,
             "frontend": lambda: httpx.get(f"{self.frontend_url}/healthz").status_code == 200,
-            "processor": lambda: httpx.get(self.processor_metrics_url).status_code == 200,
+            "processor": lambda: (
+                httpx.get(self.processor_metrics_url.replace("/metrics", "/readyz")).status_code == 200
+            ),
         }[name]
         wait_until(ready, timeout, name, proc)
         return proc
@@ -64,8 +67,13 @@ class Mesh:
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120):
         import subprocess
 
-        return subprocess.run(kubeface_argv(*args), env={**self.env, **(env or {})}, capture_output=True,
-                              text=True, timeout=timeout)
+        return subprocess.run(
+            kubeface_argv(*args),
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.receiver_url, timeout=120)
@@ -74,7 +82,7 @@ class Mesh:
         conn = pymysql.connect(**self.db_params, cursorclass=pymysql.cursors.DictCursor, autocommit=True)
         try:
             with conn.cursor() as cur:
-                cur.execute(query, params)
+                cur.execute(query, params or None)
                 return list(cur.fetchall())
         finally:
             conn.close()
@@ -113,55 +121,67 @@ def artifacts_dir() -> Path:
 def mesh(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path):
     work = tmp_path_factory.mktemp("mesh")
     log_dir = artifacts_dir / "logs"
-    log_dir.mkdir(exist_ok=True)
+    shutil.rmtree(log_dir, ignore_errors=True)
+    log_dir.mkdir()
     image_root = work / "images"
     image_root.mkdir()
     populate_image_root(image_root)
 
-    started: list[ServerProcess] = []
+    started: list[ServerProcess] = []  # infrastructure first, then services
+    services: dict[str, ServerProcess] = {}  # the current process of each service, restarts included
     try:
-        yield from _start_mesh(work, log_dir, image_root, started)
+        yield from _start_mesh(work, log_dir, image_root, started, services)
     finally:
-        for proc in reversed(started):
+        for proc in [*services.values(), *reversed(started)]:
             try:
                 proc.stop(timeout=30)
             except Exception:  # noqa: BLE001 - keep stopping the others; stop() already killed this one
                 proc.kill()
 
 
-def _start_mesh(work: Path, log_dir: Path, image_root: Path, started: list[ServerProcess]):
+def _start_mesh(
+    work: Path,
+    log_dir: Path,
+    image_root: Path,
+    started: list[ServerProcess],
+    services: dict[str, ServerProcess],
+):
     mariadb, mysql_port, sock = start_mariadb(work / "mariadb", log_dir)
     started.append(mariadb)
     nsq = start_nsq(work, log_dir)
     started.extend([nsq["lookupd"], nsq["nsqd"]])
-    mysql_root(sock, (
-        "CREATE DATABASE kubeface CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
-        "CREATE USER 'kubeface'@'127.0.0.1' IDENTIFIED BY 'test-secret';"
-        "GRANT ALL PRIVILEGES ON kubeface.* TO 'kubeface'@'127.0.0.1';"
-    ))
+    mysql_root(
+        sock,
+        (
+            "CREATE DATABASE kubeface CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
+            "CREATE USER 'kubeface'@'127.0.0.1' IDENTIFIED BY 'test-secret';"
+            "GRANT ALL PRIVILEGES ON kubeface.* TO 'kubeface'@'127.0.0.1';"
+        ),
+    )
     ports = {name: free_port() for name in ("receiver", "frontend", "recognizer", "pmetrics", "rmetrics")}
-    env = base_env({
-        "IMAGE_ROOT": str(image_root),
-        "MYSQL_HOST": "127.0.0.1",
-        "MYSQL_PORT": str(mysql_port),
-        "MYSQL_USER": "kubeface",
-        "MYSQL_PASSWORD": "test-secret",
-        "MYSQL_DATABASE": "kubeface",
-        "NSQD_TCP_ADDRESS": f"127.0.0.1:{nsq['nsqd_tcp']}",
-        "NSQD_HTTP_ADDRESS": f"127.0.0.1:{nsq['nsqd_http']}",
-        "NSQLOOKUPD_HTTP_ADDRESSES": f"127.0.0.1:{nsq['lookupd_http']}",
-        "RECEIVER_PORT": str(ports["receiver"]),
-        "FRONTEND_PORT": str(ports["frontend"]),
-        "RECOGNIZER_PORT": str(ports["recognizer"]),
-        "RECOGNIZER_ADDRESS": f"127.0.0.1:{ports['recognizer']}",
-        "PROCESSOR_METRICS_PORT": str(ports["pmetrics"]),
-        "RECOGNIZER_METRICS_PORT": str(ports["rmetrics"]),
-        "PROCESSOR_WORKERS": "3",
-        "BREAKER_PROBE_INITIAL_SECONDS": "0.5",
-        "BREAKER_PROBE_MAX_SECONDS": "2",
-        "BREAKER_REQUEUE_DELAY_SECONDS": "1",
-        "GALLERY_REFRESH_SECONDS": "0.5",
-    })
+    env = base_env(
+        {
+            "IMAGE_ROOT": str(image_root),
+            "MYSQL_HOST": "127.0.0.1",
+            "MYSQL_PORT": str(mysql_port),
+            "MYSQL_USER": "kubeface",
+            "MYSQL_PASSWORD": "test-secret",
+            "MYSQL_DATABASE": "kubeface",
+            "NSQD_HTTP_ADDRESS": f"127.0.0.1:{nsq['nsqd_http']}",
+            "NSQLOOKUPD_HTTP_ADDRESSES": f"127.0.0.1:{nsq['lookupd_http']}",
+            "RECEIVER_PORT": str(ports["receiver"]),
+            "FRONTEND_PORT": str(ports["frontend"]),
+            "RECOGNIZER_PORT": str(ports["recognizer"]),
+            "RECOGNIZER_ADDRESS": f"127.0.0.1:{ports['recognizer']}",
+            "PROCESSOR_METRICS_PORT": str(ports["pmetrics"]),
+            "RECOGNIZER_METRICS_PORT": str(ports["rmetrics"]),
+            "PROCESSOR_WORKERS": "3",
+            "BREAKER_PROBE_INITIAL_SECONDS": "0.5",
+            "BREAKER_PROBE_MAX_SECONDS": "2",
+            "BREAKER_REQUEUE_DELAY_SECONDS": "1",
+            "GALLERY_REFRESH_SECONDS": "0.5",
+        }
+    )
     mesh = Mesh(
         env=env,
         log_dir=log_dir,
@@ -170,13 +190,19 @@ def _start_mesh(work: Path, log_dir: Path, image_root: Path, started: list[Serve
         frontend_url=f"http://127.0.0.1:{ports['frontend']}",
         recognizer_address=f"127.0.0.1:{ports['recognizer']}",
         processor_metrics_url=f"http://127.0.0.1:{ports['pmetrics']}/metrics",
-        db_params={"host": "127.0.0.1", "port": mysql_port, "user": "kubeface", "password": "test-secret",
-                   "database": "kubeface"},
+        db_params={
+            "host": "127.0.0.1",
+            "port": mysql_port,
+            "user": "kubeface",
+            "password": "test-secret",
+            "database": "kubeface",
+        },
+        services=services,
     )
     migrated = mesh.run("migrate")
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     for name in ("recognizer", "receiver", "processor", "frontend"):
-        started.append(mesh.start(name))
+        mesh.start(name)
     # Only Obama is known at first: Biden's photos are the strangers' until a test enrols him.
     with mesh.api() as api:
         enrolled = api.post("/person", json={"name": "obama", "paths": ["known/obama.jpg"]})

@@ -16,8 +16,15 @@ from tests.servers import REPO
 SDIST = "face_recognition==1.3.0"
 CACHE = REPO / ".cache" / "face_recognition-1.3.0"
 SHARED_FACES = REPO.parent / "shared" / "faces"
-SDIST_PHOTOS = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "32bit.png",
-                "obama_partial_face.jpg", "obama_partial_face2.jpg"]
+SDIST_PHOTOS = [
+    "obama.jpg",
+    "obama2.jpg",
+    "obama3.jpg",
+    "biden.jpg",
+    "32bit.png",
+    "obama_partial_face.jpg",
+    "obama_partial_face2.jpg",
+]
 
 
 def sdist_photos() -> Path:
@@ -27,8 +34,22 @@ def sdist_photos() -> Path:
         return target
     download = CACHE / "download"
     download.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", SDIST,
-                    "-d", str(download)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            SDIST,
+            "-d",
+            str(download),
+        ],
+        check=True,
+    )
     archive = next(download.glob("face_recognition-1.3.0.tar.gz"))
     with tarfile.open(archive) as tar:
         for member in tar.getmembers():
@@ -48,7 +69,9 @@ def populate_image_root(root: Path) -> None:
     shutil.copy(photos / "biden.jpg", root / "known" / "biden.jpg")
     obama, biden = cv2.imread(str(photos / "obama.jpg")), cv2.imread(str(photos / "biden.jpg"))
     height = 600
-    side_by_side = [cv2.resize(img, (round(img.shape[1] * height / img.shape[0]), height)) for img in (obama, biden)]
+    side_by_side = [
+        cv2.resize(img, (round(img.shape[1] * height / img.shape[0]), height)) for img in (obama, biden)
+    ]
     cv2.imwrite(str(root / "two_faces.jpg"), np.hstack(side_by_side))
     gradient = np.tile(np.linspace(0, 255, 400, dtype=np.uint8), (300, 1))
     cv2.imwrite(str(root / "no_face.png"), cv2.merge([gradient, gradient[::-1], gradient]))

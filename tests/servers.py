@@ -23,7 +23,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: ServerProcess | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, proc: ServerProcess | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.popen.poll() is not None:
@@ -58,8 +60,9 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-        self.popen = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=REPO,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=REPO, start_new_session=True
+        )
         log.close()
         return self
 
@@ -94,44 +97,89 @@ def start_mariadb(workdir: Path, log_dir: Path) -> tuple[ServerProcess, int, Pat
     datadir, sock = workdir / "data", workdir / "mysqld.sock"
     user = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
     subprocess.run(
-        [find_binary("mariadb-install-db"), "--no-defaults", f"--datadir={datadir}", f"--user={user}",
-         "--auth-root-authentication-method=normal", "--skip-test-db"],
-        check=True, capture_output=True,
+        [
+            find_binary("mariadb-install-db"),
+            "--no-defaults",
+            f"--datadir={datadir}",
+            f"--user={user}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ],
+        check=True,
+        capture_output=True,
     )
     port = free_port()
-    proc = ServerProcess("mariadb", [
-        find_binary("mariadbd"), "--no-defaults", f"--datadir={datadir}", f"--socket={sock}",
-        f"--pid-file={workdir / 'mysqld.pid'}", f"--port={port}", "--bind-address=127.0.0.1", f"--user={user}",
-        "--innodb-flush-log-at-trx-commit=2", "--innodb-buffer-pool-size=128M", "--max-connections=500",
-    ], log_dir).start()
+    proc = ServerProcess(
+        "mariadb",
+        [
+            find_binary("mariadbd"),
+            "--no-defaults",
+            f"--datadir={datadir}",
+            f"--socket={sock}",
+            f"--pid-file={workdir / 'mysqld.pid'}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            f"--user={user}",
+            "--innodb-flush-log-at-trx-commit=2",
+            "--innodb-buffer-pool-size=128M",
+            "--max-connections=500",
+        ],
+        log_dir,
+    ).start()
     wait_until(lambda: sock.exists() and mysql_root(sock, "SELECT 1") is not None, 60, "mariadb", proc)
     return proc, port, sock
 
 
 def mysql_root(sock: Path, sql: str) -> str:
-    result = subprocess.run([find_binary("mariadb"), "--no-defaults", "-uroot", f"--socket={sock}", "-N", "-e", sql],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [find_binary("mariadb"), "--no-defaults", "-uroot", f"--socket={sock}", "-N", "-e", sql],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return result.stdout
 
 
 def start_nsq(workdir: Path, log_dir: Path) -> dict[str, object]:
     lookupd_tcp, lookupd_http = free_port(), free_port()
     nsqd_tcp, nsqd_http = free_port(), free_port()
-    lookupd = ServerProcess("nsqlookupd", [
-        find_binary("nsqlookupd"), f"-tcp-address=127.0.0.1:{lookupd_tcp}", f"-http-address=127.0.0.1:{lookupd_http}",
-    ], log_dir).start()
-    wait_until(lambda: httpx.get(f"http://127.0.0.1:{lookupd_http}/ping").status_code == 200, 30, "nsqlookupd",
-               lookupd)
+    lookupd = ServerProcess(
+        "nsqlookupd",
+        [
+            find_binary("nsqlookupd"),
+            f"-tcp-address=127.0.0.1:{lookupd_tcp}",
+            f"-http-address=127.0.0.1:{lookupd_http}",
+        ],
+        log_dir,
+    ).start()
+    wait_until(
+        lambda: httpx.get(f"http://127.0.0.1:{lookupd_http}/ping").status_code == 200,
+        30,
+        "nsqlookupd",
+        lookupd,
+    )
     data = workdir / "nsqd"
     data.mkdir(parents=True, exist_ok=True)
-    nsqd = ServerProcess("nsqd", [
-        find_binary("nsqd"), f"-data-path={data}", f"-tcp-address=127.0.0.1:{nsqd_tcp}",
-        f"-http-address=127.0.0.1:{nsqd_http}", f"-lookupd-tcp-address=127.0.0.1:{lookupd_tcp}",
-        "-broadcast-address=127.0.0.1",
-    ], log_dir).start()
+    nsqd = ServerProcess(
+        "nsqd",
+        [
+            find_binary("nsqd"),
+            f"-data-path={data}",
+            f"-tcp-address=127.0.0.1:{nsqd_tcp}",
+            f"-http-address=127.0.0.1:{nsqd_http}",
+            f"-lookupd-tcp-address=127.0.0.1:{lookupd_tcp}",
+            "-broadcast-address=127.0.0.1",
+        ],
+        log_dir,
+    ).start()
     wait_until(lambda: httpx.get(f"http://127.0.0.1:{nsqd_http}/ping").status_code == 200, 30, "nsqd", nsqd)
-    return {"lookupd": lookupd, "nsqd": nsqd, "nsqd_tcp": nsqd_tcp, "nsqd_http": nsqd_http,
-            "lookupd_http": lookupd_http}
+    return {
+        "lookupd": lookupd,
+        "nsqd": nsqd,
+        "nsqd_tcp": nsqd_tcp,
+        "nsqd_http": nsqd_http,
+        "lookupd_http": lookupd_http,
+    }
 
 
 def kubeface_argv(*args: str) -> list[str]:
@@ -139,6 +187,10 @@ def kubeface_argv(*args: str) -> list[str]:
 
 
 def base_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MYSQL_", "NSQ", "IMAGE_ROOT", "RECOGNIZER_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MYSQL_", "NSQ", "IMAGE_ROOT", "RECOGNIZER_"))
+    }
     env.update(PYTHONUNBUFFERED="1", **extra)
     return env

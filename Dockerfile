@@ -1,0 +1,114 @@
+# syntax=docker/dockerfile:1
+#
+# kubeface images. Two targets:
+#
+#   app             (default, CPU)  docker build -t ghcr.io/kubeface/kubeface:0.1.0 .
+#   recognizer-gpu  (CUDA dlib)     docker build --target recognizer-gpu -t ghcr.io/kubeface/kubeface-recognizer-gpu:0.1.0 .
+#
+# One CPU image serves every service and job: they share one package, one set of pinned
+# dependencies and one console script, and differ only in the subcommand passed as args
+# (`receiver`, `processor`, `recognizer`, `frontend`, `retry`, `migrate`). One image means one
+# build, one scan, one tag to roll, and nodes pull the ~400 MB face models layer once.
+# Only the GPU recognizer needs a different base (CUDA) and a dlib compiled against it.
+#
+# Python dependencies are installed exactly as `make` does: face_recognition with --no-deps
+# (it declares `dlib`, a long compile), then the project, whose pins include dlib-bin (prebuilt
+# CPU dlib) and setuptools<81 (face_recognition_models imports pkg_resources).
+
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+ARG CUDA_DEVEL_IMAGE=nvidia/cuda:12.6.3-cudnn-devel-ubuntu24.04
+ARG CUDA_RUNTIME_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
+
+############################ GPU recognizer ############################
+
+# Compile dlib 20.0.1 from the sdist with CUDA + cuDNN, then install everything else with
+# dlib-bin left out (it would shadow the CUDA build with the CPU one). Ubuntu 24.04's
+# Python is 3.12, which pyproject.toml allows (>=3.11,<3.13); every pin has 3.12 wheels.
+FROM ${CUDA_DEVEL_IMAGE} AS gpu-builder
+ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv python3-dev build-essential cmake \
+ && rm -rf /var/lib/apt/lists/*
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+# dlib's CMake sets DLIB_USE_CUDA=ON by default and drops it only when it cannot find CUDA
+# and cuDNN (both in this base); the import check fails the build if it fell back to CPU.
+RUN pip install --no-binary dlib dlib==20.0.1 \
+ && python -c "import dlib, sys; sys.exit(0 if dlib.DLIB_USE_CUDA else 'dlib was built without CUDA')"
+WORKDIR /src
+COPY pyproject.toml ./
+# Every pinned runtime dependency except dlib-bin, read from pyproject.toml.
+RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write('\n'.join(d for d in deps if not d.lower().startswith('dlib-bin')) + '\n')" \
+ && pip install -r /tmp/requirements.txt \
+ && pip install --no-deps face_recognition==1.3.0
+COPY kubeface ./kubeface
+COPY receiver ./receiver
+COPY processor ./processor
+COPY recognizer ./recognizer
+COPY frontend ./frontend
+# The import check leaves out face_recognition: importing it loads the CNN model into CUDA.
+RUN pip install --no-deps . \
+ && python -c "import dlib, face_recognition_models, recognizer.server, kubeface.cli"
+
+FROM ${CUDA_RUNTIME_IMAGE} AS recognizer-gpu
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 kubeface \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin kubeface
+COPY --from=gpu-builder /opt/venv /opt/venv
+COPY migrations /app/migrations
+# HOME=/tmp: the root filesystem is read-only in Kubernetes and /tmp is the writable emptyDir.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp \
+    BIND_HOST=0.0.0.0 \
+    IMAGE_ROOT=/data/images \
+    MIGRATIONS_DIR=/app/migrations \
+    DETECTION_MODEL=cnn
+WORKDIR /app
+USER 10001:10001
+EXPOSE 50051 9102
+ENTRYPOINT ["kubeface"]
+CMD ["recognizer"]
+
+############################ CPU app (default) ############################
+
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+# Dependencies first, from pyproject.toml alone, so code changes reuse this (large) layer.
+COPY pyproject.toml ./
+RUN pip install --no-deps face_recognition==1.3.0 \
+ && python -c "import tomllib; open('/tmp/requirements.txt', 'w').write('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']) + '\n')" \
+ && pip install -r /tmp/requirements.txt
+COPY kubeface ./kubeface
+COPY receiver ./receiver
+COPY processor ./processor
+COPY recognizer ./recognizer
+COPY frontend ./frontend
+# The same `pip install .` as `make`; its pins are all satisfied by the layer above.
+RUN pip install . \
+ && python -c "import face_recognition, dlib, recognizer.server, kubeface.cli"
+
+FROM ${PYTHON_IMAGE} AS app
+RUN groupadd --system --gid 10001 kubeface \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin kubeface
+COPY --from=builder /opt/venv /opt/venv
+COPY migrations /app/migrations
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp \
+    BIND_HOST=0.0.0.0 \
+    IMAGE_ROOT=/data/images \
+    MIGRATIONS_DIR=/app/migrations
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8000 8081 50051 9101 9102
+ENTRYPOINT ["kubeface"]
+CMD ["--help"]

@@ -1,0 +1,76 @@
+"""Enrolment through the receiver, picked up by the running recognizer without a restart."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+pytestmark = pytest.mark.mesh
+
+
+def test_enrolling_a_person_makes_them_recognisable_without_a_restart(mesh):
+    shutil.copy(mesh.image_root / "biden.jpg", mesh.image_root / "biden_after_enrolment.jpg")
+    recognizer_pid = mesh.services["recognizer"].popen.pid
+    with mesh.api() as api:
+        response = api.post("/person", json={"name": "biden", "paths": ["known/biden.jpg"]})
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "biden"
+    time.sleep(1.5)  # GALLERY_REFRESH_SECONDS is 0.5 in the tests
+    image = mesh.wait_final(mesh.post("biden_after_enrolment.jpg")["id"])
+    assert (image["status"], image["person"]) == ("PROCESSED", "biden")
+    assert mesh.services["recognizer"].popen.pid == recognizer_pid
+
+
+def test_encodings_are_cached_in_the_database(mesh):
+    rows = mesh.sql("SELECT LENGTH(encoding) AS size FROM person_images")
+    assert rows and all(row["size"] == 128 * 8 for row in rows)
+
+
+def test_enrolling_the_same_photo_again_adds_no_duplicate(mesh):
+    with mesh.api() as api:
+        response = api.post("/person", json={"name": "obama", "paths": ["known/obama.jpg"]})
+    assert response.status_code == 200
+    assert response.json()["created"] is False
+    rows = mesh.sql(
+        "SELECT COUNT(*) AS n FROM person_images pi JOIN person p ON p.id = pi.person_id"
+        " WHERE p.name = 'obama'"
+    )
+    assert rows[0]["n"] == 1
+
+
+@pytest.mark.parametrize(
+    ("paths", "fragment"),
+    [(["no_face.png"], "no face found"), (["missing.jpg"], "cannot use"), (["../x.jpg"], "outside")],
+)
+def test_enrolment_with_an_unusable_photo_is_refused(mesh, paths, fragment):
+    with mesh.api() as api:
+        response = api.post("/person", json={"name": "nobody", "paths": paths})
+    assert response.status_code == 422
+    assert fragment in response.json()["error"]
+    assert not mesh.sql("SELECT id FROM person WHERE name = 'nobody'")
+
+
+def test_enrolment_is_refreshed_when_rows_are_added_without_encodings(mesh):
+    """A person inserted directly in SQL (as the original design did) gets encoded once and cached."""
+    shutil.copy(mesh.image_root / "obama.jpg", mesh.image_root / "known" / "obama_sql.jpg")
+    mesh.sql("INSERT INTO person (name) VALUES ('obama_sql')")
+    mesh.sql(
+        "INSERT INTO person_images (person_id, path, path_hash) SELECT id, 'known/obama_sql.jpg',"
+        " UNHEX(SHA2('known/obama_sql.jpg', 256)) FROM person WHERE name = 'obama_sql'"
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rows = mesh.sql(
+            "SELECT encoding IS NOT NULL AS done FROM person_images WHERE path = 'known/obama_sql.jpg'"
+        )
+        if rows[0]["done"]:
+            break
+        time.sleep(0.3)
+    assert rows[0]["done"], "the recognizer did not compute and cache the missing encoding"
+    # Remove the look-alike again; the recognizer notices the deletion and reloads its gallery.
+    mesh.sql("DELETE FROM person WHERE name = 'obama_sql'")
+    time.sleep(1.5)
+    image = mesh.wait_final(mesh.post("obama_partial_face2.jpg")["id"])
+    assert image["person"] == "obama"

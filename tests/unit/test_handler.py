@@ -1,0 +1,55 @@
+"""The processor's decisions. The recognizer is faked only to produce error paths."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from kubeface.images import ImageStatus
+from kubeface.proto import recognizer_pb2 as pb
+from processor.handler import NO_FACE, NO_MATCH, interpret, parse_image_id
+
+
+def _face(distance: float, matched: bool, person_id: int = 7) -> pb.Face:
+    return pb.Face(
+        box=pb.Box(top=1, right=2, bottom=3, left=0),
+        nearest_person_id=person_id,
+        nearest_person_name=f"p{person_id}",
+        nearest_person_image_id=person_id * 10,
+        distance=distance,
+        matched=matched,
+    )
+
+
+def test_closest_matched_face_names_the_image():
+    reply = pb.IdentifyResponse(faces=[_face(0.5, True, 1), _face(0.3, True, 2), _face(0.9, False, 3)])
+    status, person_id, detail, faces = interpret(reply)
+    assert (status, person_id, detail) == (ImageStatus.PROCESSED, 2, None)
+    assert [f.person_id for f in faces] == [1, 2, None]
+    assert faces[2].distance == 0.9
+
+
+def test_no_face_is_pending_with_detail():
+    assert interpret(pb.IdentifyResponse())[:3] == (ImageStatus.PENDING, None, NO_FACE)
+
+
+def test_unmatched_faces_are_pending_with_detail():
+    status, person_id, detail, faces = interpret(pb.IdentifyResponse(faces=[_face(0.8, False)]))
+    assert (status, person_id, detail) == (ImageStatus.PENDING, None, NO_MATCH)
+    assert faces[0].person_id is None and faces[0].person_image_id == 70
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [(b"42", 42), (b" 7\n", 7), (b"0", None), (b"-3", None), (b"abc", None), (b"\xff", None), (b"", None)],
+)
+def test_message_bodies_are_parsed_strictly(body, expected):
+    assert parse_image_id(body) == expected
+
+
+def test_image_error_codes_do_not_count_against_the_breaker():
+    from processor.recognizer_client import IMAGE_ERROR_CODES, ImageRejected
+
+    assert grpc.StatusCode.UNAVAILABLE not in IMAGE_ERROR_CODES
+    assert grpc.StatusCode.DEADLINE_EXCEEDED not in IMAGE_ERROR_CODES
+    assert ImageRejected(grpc.StatusCode.NOT_FOUND, "gone").code is grpc.StatusCode.NOT_FOUND
