@@ -9,16 +9,20 @@ NSQ_BIN := .bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(NSQ_BIN):$(PATH)
 
-.PHONY: help deps venv mariadb nsq k8s-tools proto run test retry check clean
+.PHONY: help deps venv mariadb nsq k8s-tools buf promtool browser proto run test chaos retry check clean \
+	bench dlib-openblas
 
 help:
 	@echo "make run    start the whole mesh on loopback (Ctrl-C stops it)"
 	@echo "make test   run the test suite (starts private servers)"
+	@echo "make chaos  the fault tests, full length (CHAOS_FULL=1: 30 s recognizer outage, longer streams)"
 	@echo "make retry  one pass of the retry job against the local mesh"
 	@echo "make check  ruff lint and format check"
+	@echo "make bench  the benchmark suite: report and plots in bench-results/ (BENCH_QUICK=1: ~3 min)"
+	@echo "make dlib-openblas  build dlib against OpenBLAS (~14 min once) and use it instead of dlib-bin"
 	@echo "make proto  regenerate the gRPC stubs from protos/"
 
-deps: venv mariadb nsq k8s-tools
+deps: venv mariadb nsq k8s-tools buf promtool
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -30,7 +34,17 @@ $(STAMP): pyproject.toml
 	touch $@
 
 mariadb:
-	@command -v mariadbd >/dev/null || command -v /usr/sbin/mariadbd >/dev/null || tools/install-mariadb.sh
+	@command -v mariadbd >/dev/null || command -v /usr/sbin/mariadbd >/dev/null || tools/apt-install.sh mariadb-server mariadb-client
+
+# buf lints the proto and checks it against main for breaking changes.
+BUF_VERSION := v1.75.0
+buf: $(NSQ_BIN)/buf
+$(NSQ_BIN)/buf:
+	GOBIN=$(CURDIR)/$(NSQ_BIN) GOFLAGS=-buildvcs=false go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+
+# promtool (Debian's prometheus package) checks and unit-tests k8s/monitoring/alerts.yaml.
+promtool:
+	@command -v promtool >/dev/null || tools/apt-install.sh prometheus
 
 nsq: $(NSQ_BIN)/nsqd $(NSQ_BIN)/nsqlookupd
 $(NSQ_BIN)/nsqd $(NSQ_BIN)/nsqlookupd: tools/nsq/go.mod tools/nsq/go.sum
@@ -49,11 +63,42 @@ run: deps
 	@mkdir -p "$${IMAGE_ROOT:-images}" .state
 	$(BIN)/honcho start -f Procfile
 
-test: deps
+# The browser tests drive Debian's chromium (Playwright cannot download a browser here) and
+# check accessibility with axe-core, unpacked from the npm registry's tarball.
+AXE_VERSION := 4.14.1
+AXE := .cache/axe-core/package/axe.min.js
+browser: $(AXE)
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+$(AXE):
+	mkdir -p .cache/axe-core
+	cd .cache/axe-core && npm pack -q axe-core@$(AXE_VERSION) >/dev/null && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js
+
+test: deps browser
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fault tests (tests/chaos) at full length; `make test` runs them short (see README, Tests).
+chaos: deps
+	PATH=$(CURDIR)/$(BIN):$$PATH CHAOS_FULL=1 $(BIN)/python -m pytest tests/chaos -m chaos $(PYTEST_ARGS)
 
 retry: venv
 	$(BIN)/kubeface retry
+
+# The benchmark suite (bench/): BENCH_OUT/report.md and PNG plots. It starts its own private
+# MariaDB, nsqd and services on loopback, like the tests. BENCH_QUICK=1 runs in about 3 minutes.
+BENCH_OUT ?= bench-results
+bench: deps
+	PATH=$(CURDIR)/$(BIN):$$PATH BENCH_OUT=$(BENCH_OUT) $(BIN)/python -m bench
+
+# dlib 20.0.1 built against OpenBLAS, once (about 14 minutes on 2 cores; the wheel is cached in
+# .cache/dlib-openblas/), installed in place of dlib-bin. Also unpacked in .cache/dlib-openblas/site,
+# where `make bench` finds it to compare both builds side by side. Tests and CI keep dlib-bin;
+# run this again after anything reinstalls the venv.
+DLIB_OPENBLAS := .cache/dlib-openblas
+dlib-openblas: venv
+	tools/build-dlib-openblas.sh $(DLIB_OPENBLAS)
+	$(BIN)/pip install -q --no-deps --upgrade --target $(DLIB_OPENBLAS)/site $(DLIB_OPENBLAS)/dlib-20.0.1-*.whl
+	$(BIN)/pip uninstall -q -y dlib-bin
+	$(BIN)/pip install -q --no-deps --force-reinstall $(DLIB_OPENBLAS)/dlib-20.0.1-*.whl
 
 check: venv
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ class ResultsFilter:
     search: str | None = None
     before: int | None = None  # keyset cursor: rows with smaller ids (older)
     after: int | None = None  # rows with larger ids (newer)
+    person_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,16 @@ def status_counts(db: Database) -> dict[str, int]:
     return {status.value: found.get(status.value, 0) for status in ImageStatus}
 
 
-def results_page(db: Database, flt: ResultsFilter, page_size: int) -> ResultsPage:
-    """One query for the page's rows, with person names and face counts joined in."""
+def results_sql(flt: ResultsFilter, page_size: int) -> tuple[str, dict]:
+    """The page's one query, keyset on id: with no filter it walks the primary key, with a status
+    ix_images_status_id, with a person ix_images_person. No OFFSET: a deep page costs the first's."""
     where, params = [], {"limit": page_size + 1}
     if flt.status is not None:
         where.append("i.status = %(status)s")
         params["status"] = flt.status.value
+    if flt.person_id is not None:
+        where.append("i.person_id = %(person_id)s")
+        params["person_id"] = flt.person_id
     if flt.search:
         where.append("(i.path LIKE %(search)s OR p.name LIKE %(search)s)")
         params["search"] = _like(flt.search)
@@ -51,13 +56,24 @@ def results_page(db: Database, flt: ResultsFilter, page_size: int) -> ResultsPag
     elif flt.before is not None:
         where.append("i.id < %(before)s")
         params["before"] = flt.before
+    # With only a status filter the optimizer may take another (status, ...) index and then sort
+    # every row of that status; (status, id) walks the page in order at any table size.
+    hint = " FORCE INDEX (ix_images_status_id)" if flt.status is not None and flt.person_id is None else ""
     sql = (
         "SELECT i.id, i.path, i.status, i.person_id, p.name AS person, i.detail, i.attempts, i.updated_at,"
+        " i.finished_at,"
         " (SELECT COUNT(*) FROM faces f WHERE f.image_id = i.id) AS faces"
-        " FROM images i LEFT JOIN person p ON p.id = i.person_id"
+        f" FROM images i{hint} LEFT JOIN person p ON p.id = i.person_id"
         + (" WHERE " + " AND ".join(where) if where else "")
         + f" ORDER BY i.id {'DESC' if newest_first else 'ASC'} LIMIT %(limit)s"
     )
+    return sql, params
+
+
+def results_page(db: Database, flt: ResultsFilter, page_size: int) -> ResultsPage:
+    """One query for the page's rows, with person names and face counts joined in."""
+    sql, params = results_sql(flt, page_size)
+    newest_first = flt.after is None
     with db.transaction() as cur:
         cur.execute(sql, params)
         rows = list(cur.fetchall())
@@ -99,3 +115,17 @@ def people(db: Database) -> list[dict]:
             " FROM person p ORDER BY p.name"
         )
         return list(cur.fetchall())
+
+
+def image_path(db: Database, image_id: int) -> str | None:
+    with db.transaction() as cur:
+        cur.execute("SELECT path FROM images WHERE id = %s", (image_id,))
+        row = cur.fetchone()
+    return row["path"] if row else None
+
+
+def photo_path(db: Database, person_image_id: int) -> str | None:
+    with db.transaction() as cur:
+        cur.execute("SELECT path FROM person_images WHERE id = %s", (person_image_id,))
+        row = cur.fetchone()
+    return row["path"] if row else None

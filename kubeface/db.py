@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 Connection = pymysql.connections.Connection
 
 
+class SchemaMissing(RuntimeError):
+    """The database answers but has no tables (for this account) yet."""
+
+
 def connect(settings: Settings) -> Connection:
     """Open one connection with dict rows and explicit transactions."""
     return pymysql.connect(
@@ -47,11 +51,9 @@ class Database:
 
     def wait_until_reachable(self, timeout_seconds: float = 120.0, *, require_schema: bool = True) -> None:
         """Block until MySQL answers (and the migrations have run), so start order does not matter."""
-        probe = "SELECT 1 FROM images LIMIT 1" if require_schema else "SELECT 1"
 
         @retry(
-            # ProgrammingError: the tables are not there yet, because `migrate` has not run.
-            retry=retry_if_exception_type((pymysql.err.OperationalError, pymysql.err.ProgrammingError)),
+            retry=retry_if_exception_type((pymysql.err.OperationalError, SchemaMissing)),
             wait=wait_exponential(multiplier=0.2, max=5),
             stop=stop_after_delay(timeout_seconds),
             before_sleep=before_sleep_log(log, logging.WARNING),
@@ -59,7 +61,12 @@ class Database:
         )
         def ping() -> None:
             with self.transaction() as cur:
-                cur.execute(probe)
+                # Counts only the tables this account may use, so it works for every service.
+                cur.execute(
+                    "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE()"
+                )
+                if require_schema and cur.fetchone()["n"] == 0:
+                    raise SchemaMissing("no tables yet: run `kubeface migrate`")
 
         ping()
 
@@ -68,11 +75,7 @@ class Database:
         self._slots.get()
         conn: Connection | None = None
         try:
-            try:
-                conn = self._idle.get_nowait()
-                conn.ping(reconnect=True)
-            except queue.Empty:
-                conn = connect(self._settings)
+            conn = self._checkout()
             yield conn
         except pymysql.err.OperationalError:
             # The connection may be broken; never hand it out again.
@@ -84,6 +87,19 @@ class Database:
             if conn is not None:
                 self._idle.put(conn)
             self._slots.put(None)
+
+    def _checkout(self) -> Connection:
+        """An idle connection that still answers, or a new one (say, after MySQL restarted)."""
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                return connect(self._settings)
+            try:
+                conn.ping()
+                return conn
+            except pymysql.err.Error:
+                _close_quietly(conn)
 
     @contextmanager
     def transaction(self) -> Iterator[pymysql.cursors.DictCursor]:

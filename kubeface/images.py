@@ -67,6 +67,44 @@ def insert_image(db: Database, relative_path: str) -> Posted:
     return Posted(row["id"], ImageStatus(row["status"]), created=False)
 
 
+def insert_images(db: Database, relative_paths: list[str]) -> list[Posted]:
+    """Store many posted paths in one transaction; one Posted per path, in order.
+
+    One multi-row INSERT IGNORE ... RETURNING (MariaDB >= 10.5) tells which rows it created;
+    the others already existed. Of equal paths in one call, the first creates the row.
+    """
+    digests = [path_hash(path) for path in relative_paths]
+    # Sorted, so that two batches lock the unique keys in the same order and cannot deadlock.
+    unique = sorted(dict(zip(digests, relative_paths, strict=True)).items())
+    with db.transaction() as cur:
+        cur.execute(
+            "INSERT IGNORE INTO images (path, path_hash) VALUES "
+            + ",".join(["(%s, %s)"] * len(unique))
+            + " RETURNING id, path_hash",
+            [value for digest, path in unique for value in (path, digest)],
+        )
+        created = {row["path_hash"]: row["id"] for row in cur.fetchall()}
+        missing = [digest for digest, _ in unique if digest not in created]
+        existing = {}
+        if missing:
+            cur.execute(
+                "SELECT id, status, path_hash FROM images WHERE path_hash IN ("
+                + ",".join(["%s"] * len(missing))
+                + ")",
+                missing,
+            )
+            existing = {row["path_hash"]: row for row in cur.fetchall()}
+    posted, first_seen = [], set()
+    for digest in digests:
+        if digest in created:
+            posted.append(Posted(created[digest], ImageStatus.QUEUED, created=digest not in first_seen))
+            first_seen.add(digest)
+        else:
+            row = existing[digest]
+            posted.append(Posted(row["id"], ImageStatus(row["status"]), created=False))
+    return posted
+
+
 def claim_image(db: Database, image_id: int, lease_seconds: float) -> Claim | None:
     """Take the row for processing, atomically; None when someone else holds it or it is final.
 

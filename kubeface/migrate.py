@@ -31,3 +31,30 @@ def apply_migrations(settings: Settings) -> list[str]:
     applied = [m.id for m in pending]
     log.info("migrations applied", extra={"applied": applied, "pending_before": len(pending)})
     return applied
+
+
+def create_service_accounts(settings: Settings, host: str = "%") -> list[str]:
+    """Create or update every service's account (kubeface/db_accounts.py); the accounts' names."""
+    import os
+
+    from kubeface.db_accounts import GRANTS, account_name, account_statements
+
+    services = [service for service in GRANTS if service != "migrate"]
+    missing = [
+        f"KUBEFACE_{service.upper()}_PASSWORD"
+        for service in services
+        if not os.environ.get(f"KUBEFACE_{service.upper()}_PASSWORD")
+    ]
+    if missing:
+        raise SystemExit(f"error: set {', '.join(missing)}: every account needs its own password")
+    passwords = {service: os.environ[f"KUBEFACE_{service.upper()}_PASSWORD"] for service in services}
+    db = Database(settings)
+    try:
+        with db.transaction() as cur:
+            for statement in account_statements(settings.mysql_database, passwords, host, services):
+                cur.execute(statement)
+    finally:
+        db.close()
+    names = [account_name(service) for service in services]
+    log.info("service accounts ready", extra={"accounts": names, "host": host})
+    return names

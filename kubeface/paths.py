@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_PATH_LENGTH = 1024
+MAX_NAME_BYTES = 255  # what Linux file systems allow for one file or folder name
 
 
 class PathRejected(ValueError):
@@ -29,6 +30,8 @@ def resolve_image_path(root: Path, raw: str) -> ImagePath:
         raise PathRejected("path contains a NUL byte")
     if "\\" in raw:
         raise PathRejected("path contains a backslash; use '/' as the separator")
+    if any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in raw.split("/")):
+        raise PathRejected(f"a file or folder name in the path is longer than {MAX_NAME_BYTES} bytes")
     root = root.resolve()
     candidate = Path(os.path.normpath(root / raw))  # an absolute `raw` replaces the root here
     if not candidate.is_relative_to(root) or candidate == root:
@@ -37,4 +40,7 @@ def resolve_image_path(root: Path, raw: str) -> ImagePath:
     real = Path(os.path.realpath(candidate))
     if not real.is_relative_to(root):
         raise PathRejected(f"path {raw!r} leads outside the image root through a symbolic link")
-    return ImagePath(relative=candidate.relative_to(root).as_posix(), absolute=real)
+    relative = candidate.relative_to(root).as_posix()
+    if not relative.strip():  # "sub/../ " normalises to a blank name
+        raise PathRejected("path names no file; send a file path relative to the image root")
+    return ImagePath(relative=relative, absolute=real)

@@ -23,14 +23,21 @@ _FAILED_DUE = (
 _PROCESSING_STALE = "status = 'PROCESSING' AND started_at < NOW(6) - INTERVAL %(lease_us)s MICROSECOND"
 # Queued long ago and never claimed: its message was lost (say, the receiver died before publishing).
 _QUEUED_STALE = "status = 'QUEUED' AND queued_at < NOW(6) - INTERVAL %(lease_us)s MICROSECOND"
+# PENDING with faces, finished before the latest enrolment: the new person may be in them.
+PENDING_BEFORE_ENROLMENT = (
+    "status = 'PENDING' AND finished_at < (SELECT MAX(created_at) FROM person_images)"
+    " AND EXISTS (SELECT 1 FROM faces f WHERE f.image_id = images.id)"
+)
+BACK_TO_QUEUE = "status = 'QUEUED', claim_token = NULL, queued_at = NOW(6)"
 
 _REQUEUE = {
-    "failed": (_FAILED_DUE, "status = 'QUEUED', claim_token = NULL, queued_at = NOW(6)"),
+    "failed": (_FAILED_DUE, BACK_TO_QUEUE),
     "stale_processing": (
         _PROCESSING_STALE,
         "status = 'QUEUED', claim_token = NULL, queued_at = NOW(6), detail = 'lease expired; re-queued'",
     ),
     "stale_queued": (_QUEUED_STALE, "queued_at = NOW(6)"),
+    "pending_after_enrolment": (PENDING_BEFORE_ENROLMENT, BACK_TO_QUEUE),
 }
 
 
@@ -63,20 +70,7 @@ def run_retry(
     }
     report = RetryReport(dry_run=dry_run)
     for kind, (predicate, assignment) in _REQUEUE.items():
-        with db.transaction() as cur:
-            cur.execute(f"SELECT id FROM images WHERE {predicate} ORDER BY id LIMIT %(limit)s", params)
-            candidates = [row["id"] for row in cur.fetchall()]
-        for image_id in candidates:
-            if dry_run:
-                report.requeued[kind].append(image_id)
-                continue
-            with db.transaction() as cur:
-                cur.execute(
-                    f"UPDATE images SET {assignment} WHERE id = %(id)s AND {predicate}",
-                    {**params, "id": image_id},
-                )
-                if cur.rowcount == 1:
-                    report.requeued[kind].append(image_id)
+        report.requeued[kind] = requeue_where(db, predicate, assignment, params, dry_run=dry_run)
     won = [image_id for ids in report.requeued.values() for image_id in ids]
     if won and not dry_run:
         # If this fails the rows stay QUEUED and the next run re-publishes them after the lease.
@@ -85,3 +79,26 @@ def run_retry(
         for image_id in ids:
             log.info("image re-queued", extra={"image_id": image_id, "reason": kind, "dry_run": dry_run})
     return report
+
+
+def requeue_where(db: Database, predicate: str, assignment: str, params: dict, *, dry_run: bool) -> list[int]:
+    """Move up to params["limit"] rows matching `predicate`; the ids this call won, oldest first.
+
+    Each UPDATE repeats the predicate, so of two concurrent callers only one wins a given row.
+    The caller publishes exactly the ids returned.
+    """
+    with db.transaction() as cur:
+        cur.execute(f"SELECT id FROM images WHERE {predicate} ORDER BY id LIMIT %(limit)s", params)
+        candidates = [row["id"] for row in cur.fetchall()]
+    if dry_run:
+        return candidates
+    won = []
+    for image_id in candidates:
+        with db.transaction() as cur:
+            cur.execute(
+                f"UPDATE images SET {assignment} WHERE id = %(id)s AND {predicate}",
+                {**params, "id": image_id},
+            )
+            if cur.rowcount == 1:
+                won.append(image_id)
+    return won

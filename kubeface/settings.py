@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     nsq_topic: str = "images"
     nsq_channel: str = "processor"
 
+    # When set, the receiver's write endpoints need `Authorization: Bearer <API_TOKEN>`.
+    api_token: SecretStr | None = None
+
     bind_host: str = "127.0.0.1"
     receiver_port: int = 8000
     frontend_port: int = 8081
@@ -63,7 +66,14 @@ class Settings(BaseSettings):
     detection_upsample: int = Field(default=1, ge=0)
     # Images larger than this (longest side, pixels) are scaled down for detection only;
     # the boxes are mapped back and faces are encoded at full resolution. 0 disables it.
-    detection_max_side: int = Field(default=1600, ge=0)
+    # Detection runs on a level of dlib's scale pyramid with this longest side at most, which keeps
+    # plain face_recognition's boxes (and so its distances).
+    detection_max_side: int = Field(default=1024, ge=0)
+    # Look without upsampling first and upsample only when that finds no face (4x less work for
+    # photos whose faces are over ~80 px at the detection scale).
+    detection_adaptive_upsample: bool = True
+    # Recognizer server processes sharing RECOGNIZER_PORT (SO_REUSEPORT); one per core.
+    recognizer_processes: int = Field(default=1, ge=1)
     match_tolerance: float = Field(default=0.6, gt=0)
     gallery_refresh_seconds: float = Field(default=2.0, gt=0)
 
@@ -80,7 +90,19 @@ class Settings(BaseSettings):
     retry_batch_size: int = Field(default=1000, ge=1)
 
     receiver_max_batch: int = Field(default=1000, ge=1)
+    # A full batch of long paths fits; anything larger is refused with 413 while it streams in.
+    receiver_max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     frontend_page_size: int = Field(default=50, ge=1, le=500)
+    # The frontend's operator actions go to the receiver, sending API_TOKEN as the bearer token.
+    frontend_receiver_url: str | None = None  # default http://127.0.0.1:$RECEIVER_PORT
+    # When both are set, every frontend page asks for HTTP basic auth.
+    frontend_user: str | None = None
+    frontend_password: SecretStr | None = None
+    # Thumbnails are cached on disk here; default: a folder in the system's temp dir.
+    frontend_cache_dir: Path | None = None
+    # What the system panel and `kubeface status` scrape; defaults: 127.0.0.1 and the ports above.
+    processor_metrics_url: str | None = None
+    recognizer_metrics_url: str | None = None
 
     @field_validator("nsqlookupd_http_addresses", mode="before")
     @classmethod
@@ -96,6 +118,12 @@ class Settings(BaseSettings):
             and self.mysql_password.get_secret_value() in PLACEHOLDER_SECRETS
         ):
             raise ValueError("MYSQL_PASSWORD is a development placeholder; set a real secret in production")
+        if (
+            self.environment is Environment.PRODUCTION
+            and self.api_token is not None
+            and self.api_token.get_secret_value() in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError("API_TOKEN is a development placeholder; set a real secret in production")
         return self
 
     @property

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import nsq
-from prometheus_client import Gauge
+from prometheus_client import Gauge, Histogram
 
 from kubeface.db import Database
-from processor.handler import Finish, HandlerConfig, Outcome, Requeue, handle_image, parse_image_id
+from kubeface.logs import new_request_id, request_id_var
+from kubeface.queue import ImageMessage
+from processor.handler import Finish, HandlerConfig, Outcome, Requeue, handle_image
 from processor.recognizer_client import RecognizerClient
 
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = Gauge("processor_in_flight", "Messages being processed")
+HANDLING_SECONDS = Histogram(
+    "processor_message_seconds",
+    "Time from taking a message to settling it",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60),
+)
 
 # nsqd refuses a requeue delay above its --max-req-timeout (default one hour).
 MAX_REQUEUE_DELAY_SECONDS = 3600
@@ -55,8 +63,8 @@ class ImageConsumer:
 
     def _on_message(self, message: nsq.Message) -> None:
         message.enable_async()
-        image_id = parse_image_id(message.body)
-        if image_id is None:
+        decoded = ImageMessage.decode(message.body)
+        if decoded is None:
             # A poison message would be redelivered forever; nothing can ever process it.
             log.error(
                 "message body is not an image id; dropped",
@@ -64,15 +72,24 @@ class ImageConsumer:
             )
             message.finish()
             return
+        image_id = decoded.image_id
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(
-            self._pool, handle_image, image_id, self._db, self._recognizer, self._config
-        )
+        future = loop.run_in_executor(self._pool, self._handle, decoded)
         self._in_flight.add(future)
         IN_FLIGHT.set(len(self._in_flight))
-        future.add_done_callback(lambda f: self._settle(message, image_id, f))
+        started = time.perf_counter()
+        future.add_done_callback(lambda f: self._settle(message, image_id, f, started))
 
-    def _settle(self, message: nsq.Message, image_id: int, future: asyncio.Future) -> None:
+    def _handle(self, message: ImageMessage) -> Outcome:
+        # Worker threads do not inherit the loop's context; bind the request id here.
+        token = request_id_var.set(message.request_id or new_request_id())
+        try:
+            return handle_image(message.image_id, self._db, self._recognizer, self._config)
+        finally:
+            request_id_var.reset(token)
+
+    def _settle(self, message: nsq.Message, image_id: int, future: asyncio.Future, started: float) -> None:
+        HANDLING_SECONDS.observe(time.perf_counter() - started)
         self._in_flight.discard(future)
         IN_FLIGHT.set(len(self._in_flight))
         try:

@@ -22,7 +22,7 @@ from processor.recognizer_client import BreakerOpen, ImageRejected, RecognizerCl
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = Counter("processor_outcomes_total", "Messages handled, by outcome", ["outcome"])
+OUTCOMES = Counter("processor_messages_total", "Messages handled, by outcome", ["outcome"])
 
 NO_FACE = "no face found"
 NO_MATCH = "no known person matched"
@@ -51,14 +51,8 @@ class HandlerConfig:
     max_attempts: int
     lease_seconds: float
     breaker_requeue_delay_seconds: float
-
-
-def parse_image_id(body: bytes) -> int | None:
-    try:
-        image_id = int(body.decode("ascii").strip())
-    except (UnicodeDecodeError, ValueError):
-        return None
-    return image_id if image_id > 0 else None
+    # How long to wait for recognizers to load a new enrolment (about one gallery refresh).
+    gallery_catch_up_seconds: float = 2.0
 
 
 def handle_image(image_id: int, db: Database, recognizer: RecognizerClient, config: HandlerConfig) -> Outcome:
@@ -85,7 +79,19 @@ def handle_image(image_id: int, db: Database, recognizer: RecognizerClient, conf
         log.warning("recognizer call failed; requeued", extra={**log_extra, "error": str(exc)})
         return _counted(Requeue(min(2.0**claim.attempts, 60.0), "recognizer unavailable"))
     status, person_id, detail, faces = interpret(reply)
+    if status is ImageStatus.PENDING and faces and _recognizer_is_behind(db, reply):
+        # Someone was enrolled after this recognizer last refreshed; they may be in the picture.
+        release_claim(db, claim, "recognizer had not loaded the newest known faces", count_attempt=False)
+        return _counted(Requeue(config.gallery_catch_up_seconds, "recognizer behind enrolment"))
     return _counted(_record(db, claim, status, person_id=person_id, detail=detail, faces=faces))
+
+
+def _recognizer_is_behind(db: Database, reply: pb.IdentifyResponse) -> bool:
+    if not reply.HasField("gallery_last_id"):
+        return False  # an older recognizer: it cannot say
+    with db.transaction() as cur:
+        cur.execute("SELECT COALESCE(MAX(id), 0) AS last FROM person_images")
+        return cur.fetchone()["last"] > reply.gallery_last_id
 
 
 def interpret(reply: pb.IdentifyResponse) -> tuple[ImageStatus, int | None, str | None, list[FaceRecord]]:

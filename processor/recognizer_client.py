@@ -15,14 +15,18 @@ import pybreaker
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import Counter, Gauge
 
+from kubeface.logs import REQUEST_ID_HEADER, request_id_var
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
+from kubeface.recognizer_channel import recognizer_channel
 from kubeface.settings import Settings
 
 log = logging.getLogger(__name__)
 
 BREAKER_OPEN = Gauge("processor_breaker_open", "1 while the recognizer circuit breaker is open")
-BREAKER_OPENED = Counter("processor_breaker_opened_total", "Times the recognizer breaker opened")
+BREAKER_TRANSITIONS = Counter(
+    "processor_breaker_transitions_total", "Recognizer breaker state changes", ["to_state"]
+)
 HEALTH_PINGS = Counter(
     "processor_breaker_health_pings_total", "Health pings while the breaker is open", ["result"]
 )
@@ -75,9 +79,12 @@ class _HealthProber(pybreaker.CircuitBreakerListener):
         self._opened.set()
 
     def state_change(self, cb, old_state, new_state) -> None:
+        if old_state is not None and old_state.name == new_state.name:
+            # Calls already in flight when the breaker opened fail afterwards and "open" it again.
+            return
+        BREAKER_TRANSITIONS.labels(new_state.name).inc()
         if new_state.name == pybreaker.STATE_OPEN:
             BREAKER_OPEN.set(1)
-            BREAKER_OPENED.inc()
             log.warning("recognizer breaker opened", extra={"from_state": getattr(old_state, "name", None)})
             self._opened.set()
         elif new_state.name == pybreaker.STATE_CLOSED:
@@ -115,19 +122,7 @@ class RecognizerClient:
     """Identify calls with a deadline, through the breaker; shared by all of a process's workers."""
 
     def __init__(self, settings: Settings) -> None:
-        # round_robin spreads calls over every address the name resolves to (a headless Service).
-        self._channel = grpc.insecure_channel(
-            settings.recognizer_address,
-            options=[
-                ("grpc.lb_policy_name", "round_robin"),
-                ("grpc.enable_retries", 0),
-                # gRPC's default reconnect backoff grows to 120 s; a restarted recognizer must be
-                # found again within seconds, or the health prober keeps seeing UNAVAILABLE.
-                ("grpc.initial_reconnect_backoff_ms", 250),
-                ("grpc.min_reconnect_backoff_ms", 250),
-                ("grpc.max_reconnect_backoff_ms", 2000),
-            ],
-        )
+        self._channel = recognizer_channel(settings.recognizer_address)
         self._stub = pb_grpc.RecognizerStub(self._channel)
         self._timeout = settings.recognizer_timeout_seconds
         self._prober = _HealthProber(self._channel, settings)
@@ -154,7 +149,11 @@ class RecognizerClient:
 
     def _identify(self, image_path: str) -> pb.IdentifyResponse:
         try:
-            return self._stub.Identify(pb.IdentifyRequest(image_path=image_path), timeout=self._timeout)
+            return self._stub.Identify(
+                pb.IdentifyRequest(image_path=image_path),
+                timeout=self._timeout,
+                metadata=[(REQUEST_ID_HEADER, request_id_var.get() or "")],
+            )
         except grpc.RpcError as exc:
             if exc.code() in IMAGE_ERROR_CODES:
                 raise ImageRejected(exc.code(), exc.details() or exc.code().name) from exc

@@ -6,15 +6,19 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from prometheus_client import make_asgi_app
 
 from kubeface.db import database_readiness
+from kubeface.http_metrics import install_http_metrics
 from kubeface.queue import PublishError
+from kubeface.request_ids import install_request_ids
 from kubeface.settings import Settings
+from receiver import admin_routes
+from receiver.auth import WriteTokenGuard
 from receiver.errors import install_error_handlers
+from receiver.limits import BodySizeLimit
 from receiver.routes import router
 from receiver.state import ReceiverState
 
@@ -37,8 +41,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="kubeface receiver", version="1.0", lifespan=lifespan)
     install_error_handlers(app)
-    app.include_router(router)
-    app.mount("/metrics", make_asgi_app())
+    install_http_metrics(app)
+    install_request_ids(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.receiver_max_body_bytes)
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    app.include_router(router, dependencies=[Depends(WriteTokenGuard(token))])
+    app.include_router(admin_routes.router, dependencies=[Depends(WriteTokenGuard(token))])
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:

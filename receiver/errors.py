@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import pymysql
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -41,6 +42,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def publish_failed(_: Request, exc: PublishError) -> JSONResponse:
         log.error("publish to nsqd failed: %s", exc)
         return _json(503, "the queue is unavailable; the path is stored, post it again to queue it")
+
+    @app.exception_handler(pymysql.err.OperationalError)
+    @app.exception_handler(pymysql.err.InterfaceError)
+    async def database_unavailable(_: Request, exc: pymysql.err.Error) -> JSONResponse:
+        # MySQL down or restarting: a transient refusal the client can retry, not an internal error.
+        log.error("database unavailable: %s", exc)
+        return _json(503, "the database is unavailable; try again shortly")
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,7 +9,7 @@ import grpc
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from kubeface.images import ImageStatus, Posted, get_image, insert_image
+from kubeface.images import Posted, get_image
 from kubeface.paths import MAX_PATH_LENGTH, PathRejected, resolve_image_path
 from kubeface.people import EnrolledImage, enroll_person
 from kubeface.proto import recognizer_pb2 as pb
@@ -43,13 +43,7 @@ def _state(request: Request) -> ReceiverState:
     return request.app.state.receiver
 
 
-def _post_one(state: ReceiverState, raw_path: str) -> Posted:
-    image_path = resolve_image_path(state.image_root, raw_path)
-    posted = insert_image(state.db, image_path.relative)
-    if posted.created or posted.status is ImageStatus.QUEUED:
-        # Publishing again for a duplicate that is still queued is harmless (claims are atomic)
-        # and recovers a post whose first publish never happened.
-        state.publisher.publish([posted.image_id])
+def _posted(posted: Posted) -> Posted:
     log.info("image posted", extra={"image_id": posted.image_id, "new_record": posted.created})
     return posted
 
@@ -59,30 +53,38 @@ def _posted_body(posted: Posted) -> dict:
 
 
 @router.post("/image/post", status_code=202)
-def post_image(body: ImagePost, request: Request, response: Response) -> dict:
+async def post_image(body: ImagePost, request: Request, response: Response) -> dict:
     """Queue one image path. 202 for a new path; 200 with the existing record for a known one."""
-    posted = _post_one(_state(request), body.path)
-    if not posted.created:
+    state = _state(request)
+    image_path = resolve_image_path(state.image_root, body.path)
+    # Concurrent posts are committed and published together (receiver/ingest.py); the answer
+    # comes only once this row is committed and nsqd has its id.
+    [posted] = await state.ingest.post([image_path.relative])
+    if not _posted(posted).created:
         response.status_code = 200
     return _posted_body(posted)
 
 
 @router.post("/images/post")
-def post_images(body: ImagesPost, request: Request) -> dict:
+async def post_images(body: ImagesPost, request: Request) -> dict:
     """Queue many paths; each item gets its own answer."""
     state = _state(request)
     if len(body.paths) > state.max_batch:
         raise ApiError(
             413, f"a batch holds at most {state.max_batch} paths; split it", received=len(body.paths)
         )
-    results = []
+    results: list[dict] = []
+    accepted: dict[int, str] = {}  # index in results -> relative path
     for raw in body.paths:
         try:
-            results.append({"path": raw, **_posted_body(_post_one(state, raw))})
+            accepted[len(results)] = resolve_image_path(state.image_root, raw).relative
+            results.append({"path": raw})
         except PathRejected as exc:
             results.append({"path": raw[:200], "error": str(exc)})
-    accepted = sum(1 for r in results if "id" in r)
-    return {"accepted": accepted, "refused": len(results) - accepted, "results": results}
+    posted = await state.ingest.post(list(accepted.values()))
+    for index, one in zip(accepted, posted, strict=True):
+        results[index].update(_posted_body(_posted(one)))
+    return {"accepted": len(accepted), "refused": len(results) - len(accepted), "results": results}
 
 
 @router.get("/image/{image_id}")

@@ -10,7 +10,9 @@ import grpc
 from kubeface.db import Database
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
 from kubeface.queue import NsqPublisher
+from kubeface.recognizer_channel import recognizer_channel
 from kubeface.settings import Settings
+from receiver.ingest import IngestBatcher
 
 
 @dataclass
@@ -22,23 +24,25 @@ class ReceiverState:
     image_root: Path
     max_batch: int
     recognizer_timeout: float
+    ingest: IngestBatcher
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReceiverState:
-        channel = grpc.insecure_channel(
-            settings.recognizer_address, options=[("grpc.lb_policy_name", "round_robin")]
-        )
+        channel = recognizer_channel(settings.recognizer_address)
+        db, publisher = Database(settings), NsqPublisher(settings)
         return cls(
-            db=Database(settings),
-            publisher=NsqPublisher(settings),
+            db=db,
+            publisher=publisher,
             recognizer=pb_grpc.RecognizerStub(channel),
             channel=channel,
             image_root=settings.resolved_image_root,
             max_batch=settings.receiver_max_batch,
             recognizer_timeout=settings.recognizer_timeout_seconds,
+            ingest=IngestBatcher(db, publisher),
         )
 
     def close(self) -> None:
+        self.ingest.close()  # first: it still commits and publishes what is queued
         self.publisher.close()
         self.channel.close()
         self.db.close()

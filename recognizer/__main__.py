@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import signal
+import sys
 import threading
 from concurrent import futures
 
@@ -26,7 +28,7 @@ SHUTDOWN_GRACE_SECONDS = 20.0
 KNOWN_FACES = Gauge("recognizer_known_faces", "Known faces in the gallery")
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, *, reuse_port: bool = False) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -37,8 +39,9 @@ def run(settings: Settings) -> None:
     recognizer = RecognizerServicer(settings.resolved_image_root, settings.match_tolerance)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.recognizer_workers),
-        # A second recognizer on a busy port must fail loudly, not silently share it.
-        options=[("grpc.so_reuseport", 0)],
+        # A second recognizer on a busy port must fail loudly, not silently share it, unless it
+        # is one of the RECOGNIZER_PROCESSES started together to share it.
+        options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     recognizer_pb2_grpc.add_RecognizerServicer_to_server(recognizer, server)
@@ -48,7 +51,10 @@ def run(settings: Settings) -> None:
     log.info("recognizer listening", extra={"port": settings.recognizer_port})
 
     detector = FaceDetector(
-        settings.detection_model, settings.detection_upsample, settings.detection_max_side
+        settings.detection_model,
+        settings.detection_upsample,
+        settings.detection_max_side,
+        adaptive_upsample=settings.detection_adaptive_upsample,
     )
     db = Database(settings)
     db.wait_until_reachable()
@@ -77,9 +83,49 @@ def run(settings: Settings) -> None:
     log.info("recognizer stopped")
 
 
+def _child(settings: Settings) -> None:
+    configure_logging("recognizer", settings.log_level)
+    run(settings, reuse_port=True)
+
+
+def run_processes(settings: Settings) -> int:
+    """RECOGNIZER_PROCESSES servers on one port, each with its own core and metrics port.
+
+    dlib runs one recognition at a time per process, so processes are how a pod uses more cores.
+    If one dies, the others are stopped too and the exit status says so: the pod restarts whole.
+    """
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    spawn = multiprocessing.get_context("spawn")  # grpc does not survive fork()
+    children = []
+    for index in range(settings.recognizer_processes):
+        own = settings.model_copy(
+            update={"recognizer_metrics_port": settings.recognizer_metrics_port + index}
+        )
+        child = spawn.Process(target=_child, args=(own,), name=f"recognizer-{index}")
+        child.start()
+        children.append(child)
+    log.info("recognizer processes started", extra={"pids": [c.pid for c in children]})
+    while not stop.wait(0.5) and all(child.is_alive() for child in children):
+        pass
+    for child in children:
+        if child.is_alive():
+            child.terminate()  # SIGTERM: each drains on its own
+    for child in children:
+        child.join(SHUTDOWN_GRACE_SECONDS + 10)
+    failed = [c.name for c in children if c.exitcode not in (0, -signal.SIGTERM)]
+    if failed or not stop.is_set():
+        log.error("a recognizer process exited; stopping all", extra={"failed": failed})
+        return 1
+    return 0
+
+
 def main() -> None:
     settings = load_settings()
     configure_logging("recognizer", settings.log_level)
+    if settings.recognizer_processes > 1:
+        sys.exit(run_processes(settings))
     run(settings)
 
 

@@ -52,24 +52,75 @@ class FoundFace:
     encoding: np.ndarray  # shape (128,), float64
 
 
+# 16- and 32-bit greyscale: PIL's convert("RGB") clips them to white instead of scaling.
+_WIDE_GREY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
+
+
+def _wide_grey_to_rgb(pixels: np.ndarray) -> np.ndarray:
+    top = 65535 if pixels.max(initial=0) <= 65535 else pixels.max()
+    grey = (pixels.astype(np.float32) * (255.0 / top)).round().astype(np.uint8)
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
 def load_image(path: Path) -> np.ndarray:
     """Read a file as an RGB array, or raise ImageNotFound / NotAnImage saying why."""
-    if not path.exists():
-        raise ImageNotFound(f"no file at {path.name!r}")
-    if path.is_dir():
-        raise NotAnImage(f"{path.name!r} is a directory, not an image")
+    try:
+        if not path.exists():
+            raise ImageNotFound(f"no file at {path.name[:100]!r}")
+        if path.is_dir():
+            raise NotAnImage(f"{path.name[:100]!r} is a directory, not an image")
+    except OSError as exc:  # a name too long, a loop of links: no image can be there
+        raise NotAnImage(f"cannot open {path.name[:100]!r}: {exc.strerror or exc}") from exc
     try:
         with Image.open(path) as img:
             width, height = img.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise NotAnImage(f"image is {width}x{height}, over the {MAX_IMAGE_PIXELS}-pixel limit")
-            return np.asarray(img.convert("RGB"))
+            # PIL (libjpeg-turbo) rather than OpenCV: OpenCV grey-pads a truncated JPEG silently.
+            # An RGB image is viewed as an array directly; convert() would copy it once more.
+            if img.mode in _WIDE_GREY_MODES:
+                return _wide_grey_to_rgb(np.asarray(img))
+            if img.mode != "RGB":
+                return np.asarray(img.convert("RGB"))
+            img.load()
+            return np.asarray(img)
     except FileNotFoundError as exc:
         raise ImageNotFound(f"no file at {path.name!r}") from exc
     except Image.DecompressionBombError as exc:
         raise NotAnImage(f"image claims too many pixels: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise NotAnImage(f"{path.name!r} is not a readable image: {exc}") from exc
+
+
+# dlib's HOG detector scans an image pyramid that shrinks by 5/6 per level, and the upsample
+# doubles the image first, so plain face_recognition looks at scales 2 * (5/6)**k.
+PYRAMID_STEP = 5 / 6
+
+
+def detection_scale(height: int, width: int, max_side: int, upsample: int = 1) -> float:
+    """The scale to detect at: the largest 2**upsample * (5/6)**k that fits `max_side`.
+
+    Staying on the pyramid that plain face_recognition scans finds the same boxes it finds
+    (only faces too small for the chosen level are left to the upsampling pass), so faces
+    are encoded from the same crops and distances stay the same.
+    """
+    longest = max(height, width)
+    limit = min(1.0, max_side / longest) if max_side else 1.0
+    scale = float(2**upsample)
+    while scale > limit:
+        scale *= PYRAMID_STEP
+    return scale
+
+
+def map_box(found: tuple[int, int, int, int], scale: float, height: int, width: int) -> Box:
+    """A (top, right, bottom, left) box found on a copy scaled by `scale`, in full-size pixels."""
+    top, right, bottom, left = found
+    return Box(
+        top=max(0, round(top / scale)),
+        right=min(width, round(right / scale)),
+        bottom=min(height, round(bottom / scale)),
+        left=max(0, round(left / scale)),
+    )
 
 
 class FaceDetector:
@@ -80,7 +131,9 @@ class FaceDetector:
     anyway. More cores mean more recognizer processes.
     """
 
-    def __init__(self, model: DetectionModel, upsample: int, max_side: int) -> None:
+    def __init__(
+        self, model: DetectionModel, upsample: int, max_side: int, *, adaptive_upsample: bool = True
+    ) -> None:
         # Importing face_recognition loads the dlib models (seconds); done once, here.
         self._fr: ModuleType = importlib.import_module("face_recognition")
         # face_recognition turns on PIL's LOAD_TRUNCATED_IMAGES at import, which decodes a cut-off
@@ -92,6 +145,7 @@ class FaceDetector:
         self.model = model
         self.upsample = upsample
         self.max_side = max_side
+        self.adaptive_upsample = adaptive_upsample
         self._dlib_lock = threading.Lock()
 
     def find_faces(self, image: np.ndarray) -> list[FoundFace]:
@@ -119,25 +173,19 @@ class FaceDetector:
 
     def _locate(self, image: np.ndarray) -> list[Box]:
         height, width = image.shape[:2]
-        scale = 1.0
+        scale = detection_scale(height, width, self.max_side, self.upsample)
         small = image
-        if self.max_side and max(height, width) > self.max_side:
+        if scale != 1.0:
             # Detection on a smaller copy is much cheaper; encoding still uses full resolution.
-            scale = self.max_side / max(height, width)
-            small = cv2.resize(
-                image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        found = []
+        if self.adaptive_upsample and self.upsample:
+            # Upsampling doubles each side (4x the work) only to find faces under ~80 px; most
+            # photos have larger ones, so look without it first and upsample only if that finds none.
+            found = self._fr.face_locations(small, number_of_times_to_upsample=0, model=self.model.value)
+        if not found:
+            found = self._fr.face_locations(
+                small, number_of_times_to_upsample=self.upsample, model=self.model.value
             )
-        found = self._fr.face_locations(
-            small, number_of_times_to_upsample=self.upsample, model=self.model.value
-        )
-        boxes = []
-        for top, right, bottom, left in found:
-            boxes.append(
-                Box(
-                    top=max(0, round(top / scale)),
-                    right=min(width, round(right / scale)),
-                    bottom=min(height, round(bottom / scale)),
-                    left=max(0, round(left / scale)),
-                )
-            )
-        return boxes
+        return [map_box(box, scale, height, width) for box in found]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +16,8 @@ from recognizer.faces import ImageError
 log = logging.getLogger(__name__)
 
 ENCODING_DIM = 128
+# Rows read per query when loading known faces.
+REFRESH_PAGE_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -35,36 +37,73 @@ class KnownFace:
 
 
 class Gallery:
-    """An immutable snapshot of the known faces; requests read it without locks."""
+    """An immutable snapshot of the known faces, held as arrays; requests read it without locks.
 
-    def __init__(self, faces: list[KnownFace]) -> None:
-        self.faces = tuple(faces)
-        if faces:
-            self._matrix = np.stack([f.encoding for f in faces]).astype(np.float64)
-        else:
-            self._matrix = np.empty((0, ENCODING_DIM))
-        self._sq_norms = np.einsum("ij,ij->i", self._matrix, self._matrix)
+    Encodings are float32 (half the memory of float64, 512 MB for a million faces) with their
+    squared norms precomputed, so a query is one matrix-vector product over all known faces.
+    The few candidates within float32 rounding of the best are re-checked in float64, so the
+    answer is the exact nearest neighbour of the stored encodings.
+    """
+
+    def __init__(
+        self,
+        person_image_ids: np.ndarray,
+        person_ids: np.ndarray,
+        names: Mapping[int, str],
+        encodings: np.ndarray,
+    ) -> None:
+        self._image_ids = np.asarray(person_image_ids, dtype=np.int64)
+        self._person_ids = np.asarray(person_ids, dtype=np.int64)
+        self._names = dict(names)
+        self._matrix = np.ascontiguousarray(encodings, dtype=np.float32).reshape(-1, ENCODING_DIM)
+        # score = k.q - |k|^2/2 is largest for the nearest k: |k - q|^2 = |q|^2 - 2 * score.
+        self._half_sq_norms = 0.5 * np.einsum("ij,ij->i", self._matrix, self._matrix)
+        self._max_norm = float(np.sqrt(self._half_sq_norms.max() * 2)) if len(self._matrix) else 0.0
+
+    @classmethod
+    def of(cls, faces: Sequence[KnownFace]) -> Gallery:
+        return cls(
+            np.array([f.person_image_id for f in faces], dtype=np.int64),
+            np.array([f.person_id for f in faces], dtype=np.int64),
+            {f.person_id: f.person_name for f in faces},
+            np.stack([f.encoding for f in faces]) if faces else np.empty((0, ENCODING_DIM)),
+        )
 
     def __len__(self) -> int:
-        return len(self.faces)
+        return len(self._image_ids)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self._matrix, self._half_sq_norms, self._image_ids, self._person_ids)
+        return sum(a.nbytes for a in arrays)
 
     def nearest(self, queries: list[np.ndarray]) -> list[Match | None]:
         """The nearest known face for each query, by Euclidean distance, whatever the distance."""
-        if not queries or not self.faces:
+        if not queries or not len(self):
             return [None] * len(queries)
-        q = np.stack(queries).astype(np.float64)
-        # |k - q|^2 = |k|^2 + |q|^2 - 2 k.q, over all known faces at once.
-        squared = self._sq_norms[None, :] + np.einsum("ij,ij->i", q, q)[:, None] - 2.0 * (q @ self._matrix.T)
-        best = np.argmin(squared, axis=1)
-        matches = []
-        for row, index in enumerate(best):
-            face = self.faces[index]
-            distance = float(np.sqrt(max(squared[row, index], 0.0)))
-            matches.append(Match(face.person_id, face.person_name, face.person_image_id, distance))
-        return matches
+        q64 = np.stack(queries).astype(np.float64)
+        scores = np.asarray(q64, dtype=np.float32) @ self._matrix.T - self._half_sq_norms
+        return [self._best(q, row) for q, row in zip(q64, scores, strict=True)]
 
-    def extended(self, more: list[KnownFace]) -> Gallery:
-        return Gallery([*self.faces, *more]) if more else self
+    def _best(self, query: np.ndarray, scores: np.ndarray) -> Match:
+        # float32 products are off by at most ~dim * 2**-24 * |k||q|; anything within a generous
+        # multiple of that of the best score may be the true nearest, so it is re-checked exactly.
+        slack = 1e-4 * (1.0 + self._max_norm * float(np.linalg.norm(query)) + self._max_norm**2)
+        candidates = np.flatnonzero(scores >= scores.max() - slack)
+        exact = np.linalg.norm(self._matrix[candidates].astype(np.float64) - query, axis=1)
+        index = int(candidates[int(np.argmin(exact))])
+        person_id = int(self._person_ids[index])
+        return Match(person_id, self._names[person_id], int(self._image_ids[index]), float(exact.min()))
+
+    def extended(self, more: Gallery) -> Gallery:
+        if not len(more):
+            return self
+        return Gallery(
+            np.concatenate([self._image_ids, more._image_ids]),
+            np.concatenate([self._person_ids, more._person_ids]),
+            {**self._names, **more._names},
+            np.concatenate([self._matrix, more._matrix]),
+        )
 
 
 def encoding_to_bytes(encoding: np.ndarray) -> bytes:
@@ -82,9 +121,12 @@ class GalleryStore:
         self._db = db
         self._encode_path = encode_path
         self._image_root = image_root
-        self._gallery = Gallery([])
+        self._gallery = Gallery.of([])
         self._last_id = 0
         self._rows_seen = 0
+        # Trails `gallery`: set only after the faces up to that id are in it, so a reader that
+        # takes this first and the gallery second never claims more than it has.
+        self.loaded_through = 0
         self._lock = threading.Lock()  # serialises refreshes, never requests
 
     @property
@@ -99,23 +141,40 @@ class GalleryStore:
                 totals = cur.fetchone()
             if totals["n"] < self._rows_seen or totals["last"] < self._last_id:
                 log.info("known faces were removed; reloading all")
-                self._gallery, self._last_id, self._rows_seen = Gallery([]), 0, 0
-            if totals["last"] == self._last_id:
-                return 0
-            with self._db.transaction() as cur:
-                cur.execute(
-                    "SELECT pi.id, pi.person_id, p.name, pi.path, pi.encoding FROM person_images pi"
-                    " JOIN person p ON p.id = pi.person_id WHERE pi.id > %s ORDER BY pi.id",
-                    (self._last_id,),
-                )
-                rows = cur.fetchall()
-            added = [face for face in (self._known_face(row) for row in rows) if face is not None]
-            if rows:
+                self.loaded_through = 0
+                self._gallery, self._last_id, self._rows_seen = Gallery.of([]), 0, 0
+            added = 0
+            # In pages, so that a million known faces never sit in memory as a million dicts.
+            while totals["last"] > self._last_id:
+                with self._db.transaction() as cur:
+                    cur.execute(
+                        "SELECT pi.id, pi.person_id, p.name, pi.path, pi.encoding FROM person_images pi"
+                        " JOIN person p ON p.id = pi.person_id WHERE pi.id > %s ORDER BY pi.id LIMIT %s",
+                        (self._last_id, REFRESH_PAGE_ROWS),
+                    )
+                    rows = cur.fetchall()
+                if not rows:
+                    break
+                page = self._page_gallery(rows)
+                self._gallery = self._gallery.extended(page)
                 self._last_id = rows[-1]["id"]
+                self.loaded_through = self._last_id
                 self._rows_seen += len(rows)
-            self._gallery = self._gallery.extended(added)
-            log.info("known faces loaded", extra={"added": len(added), "known_faces": len(self._gallery)})
-            return len(added)
+                added += len(page)
+            if added:
+                log.info("known faces loaded", extra={"added": added, "known_faces": len(self._gallery)})
+            return added
+
+    def _page_gallery(self, rows: list[dict]) -> Gallery:
+        cached = [row for row in rows if row["encoding"] is not None]
+        encoded = [face for face in map(self._known_face, (r for r in rows if r["encoding"] is None)) if face]
+        page = Gallery(
+            np.array([row["id"] for row in cached], dtype=np.int64),
+            np.array([row["person_id"] for row in cached], dtype=np.int64),
+            {row["person_id"]: row["name"] for row in cached},
+            np.frombuffer(b"".join(row["encoding"] for row in cached), dtype="<f8").reshape(-1, ENCODING_DIM),
+        )
+        return page.extended(Gallery.of(encoded))
 
     def _known_face(self, row: dict) -> KnownFace | None:
         if row["encoding"] is not None:

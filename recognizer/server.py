@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 from prometheus_client import Counter, Histogram
 
+from kubeface.logs import REQUEST_ID_HEADER, request_id_var
 from kubeface.paths import PathRejected, resolve_image_path
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
@@ -66,6 +67,7 @@ class RecognizerServicer(pb_grpc.RecognizerServicer):
             detector, store = self._ready()
             image = load_image(resolve_image_path(self._image_root, request.image_path).absolute)
             found = detector.find_faces(image)
+            loaded_through = store.loaded_through  # read before the gallery: never overstated
             gallery = store.gallery  # one snapshot for the whole request
             matches = gallery.nearest([face.encoding for face in found])
             FACES_FOUND.inc(len(found))
@@ -84,6 +86,7 @@ class RecognizerServicer(pb_grpc.RecognizerServicer):
                 known_faces=len(gallery),
                 tolerance=self._tolerance,
                 detection_model=detector.model.value,
+                gallery_last_id=loaded_through,
             )
 
     def Encode(self, request: pb.EncodeRequest, context: grpc.ServicerContext) -> pb.EncodeResponse:
@@ -100,8 +103,13 @@ class RecognizerServicer(pb_grpc.RecognizerServicer):
 def _rpc(method: str, image_path: str, context: grpc.ServicerContext) -> Iterator[None]:
     started = time.perf_counter()
     code = grpc.StatusCode.OK
+    offered = dict(context.invocation_metadata()).get(REQUEST_ID_HEADER)
+    token = request_id_var.set(offered[:64] if offered else None)
     try:
         yield
+        log.info(
+            "%s done", method, extra={"path": image_path, "seconds": round(time.perf_counter() - started, 4)}
+        )
     except tuple(ERROR_CODES) as exc:
         code = ERROR_CODES[type(exc)]
         log.info("image refused: %s", exc, extra={"method": method, "path": image_path, "code": code.name})
@@ -112,3 +120,4 @@ def _rpc(method: str, image_path: str, context: grpc.ServicerContext) -> Iterato
         context.abort(code, "internal error in the recognizer; see its logs")
     finally:
         RPC_SECONDS.labels(method, code.name).observe(time.perf_counter() - started)
+        request_id_var.reset(token)

@@ -13,6 +13,7 @@ import pymysql
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from kubeface.db_accounts import GRANTS, account_name, account_statements
 from tests.photos import populate_image_root
 from tests.servers import (
     ServerProcess,
@@ -26,6 +27,8 @@ from tests.servers import (
 )
 
 FINAL = {"PROCESSED", "PENDING", "FAILED"}
+# The mesh runs with write auth on, as production should; `Mesh.api()` sends the token.
+API_TOKEN = "test-api-token-0123456789"
 
 
 @dataclass
@@ -41,42 +44,54 @@ class Mesh:
     processor_metrics_url: str
     db_params: dict
     services: dict[str, ServerProcess] = field(default_factory=dict)
+    accounts: dict[str, dict[str, str]] = field(default_factory=dict)  # service -> its MySQL login
+    # MariaDB, nsqlookupd and nsqd by name, so that fault tests can stop and start them again
+    # (`ServerProcess.start()` reuses the same argv: same ports, datadir and -data-path).
+    infra: dict[str, ServerProcess] = field(default_factory=dict)
+    mariadb_socket: Path | None = None
 
-    def start(self, name: str, timeout: float = 120) -> ServerProcess:
-        proc = ServerProcess(name, kubeface_argv(name), self.log_dir, self.env).start()
-        self.services[name] = proc
+    def start(
+        self,
+        name: str,
+        timeout: float = 120,
+        *,
+        instance: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ServerProcess:
+        """Start a service (or another `instance` of it, with `env` overrides) and wait until ready."""
+        env = {**self.env, **self.accounts.get(name, {}), **(env or {})}
+        instance = instance or name
+        proc = ServerProcess(instance, kubeface_argv(name), self.log_dir, env).start()
+        self.services[instance] = proc
         ready = {
-            "recognizer": self.recognizer_serving,
-            "receiver": lambda: httpx.get(f"{self.receiver_url}/readyz").status_code == 200,
-            "frontend": lambda: httpx.get(f"{self.frontend_url}/healthz").status_code == 200,
-            "processor": lambda: (
-                httpx.get(self.processor_metrics_url.replace("/metrics", "/readyz")).status_code == 200
-            ),
+            "recognizer": lambda: recognizer_serving(f"127.0.0.1:{env['RECOGNIZER_PORT']}"),
+            "receiver": lambda: _http_ok(f"http://127.0.0.1:{env['RECEIVER_PORT']}/readyz"),
+            "frontend": lambda: _http_ok(f"http://127.0.0.1:{env['FRONTEND_PORT']}/healthz"),
+            "processor": lambda: _http_ok(f"http://127.0.0.1:{env['PROCESSOR_METRICS_PORT']}/readyz"),
         }[name]
-        wait_until(ready, timeout, name, proc)
+        wait_until(ready, timeout, instance, proc)
         return proc
 
-    def stop(self, name: str) -> int | None:
-        return self.services[name].stop()
+    def stop(self, instance: str) -> int | None:
+        return self.services[instance].stop()
 
     def recognizer_serving(self) -> bool:
-        with grpc.insecure_channel(self.recognizer_address) as channel:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
-        return reply.status == health_pb2.HealthCheckResponse.SERVING
+        return recognizer_serving(self.recognizer_address)
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120):
         import subprocess
 
         return subprocess.run(
             kubeface_argv(*args),
-            env={**self.env, **(env or {})},
+            env={**self.env, **self.accounts.get(args[0], {}), **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
         )
 
-    def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.receiver_url, timeout=120)
+    def api(self, token: str | None = API_TOKEN) -> httpx.Client:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.receiver_url, timeout=120, headers=headers)
 
     def sql(self, query: str, params: tuple | dict = ()) -> list[dict]:
         conn = pymysql.connect(**self.db_params, cursorclass=pymysql.cursors.DictCursor, autocommit=True)
@@ -103,11 +118,28 @@ class Mesh:
                 time.sleep(0.2)
         raise AssertionError(f"image {image_id} not final after {timeout}s: {image}")
 
-    def metric(self, url: str, name: str) -> float:
+    def metric(self, url: str, name: str, default: float | None = None) -> float:
+        """A sample's value; `name` may carry labels exactly as exported, e.g. 'x{a="b"}'."""
         for line in httpx.get(url).text.splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
+            if line.startswith(name + " ") or ("{" not in name and line.startswith(name + "{")):
                 return float(line.rsplit(" ", 1)[1])
+        if default is not None:
+            return default
         raise AssertionError(f"metric {name} not exported at {url}")
+
+
+def _sql_script(statements: list[str]) -> str:
+    return "".join(f"{statement};" for statement in statements)
+
+
+def _http_ok(url: str) -> bool:
+    return httpx.get(url).status_code == 200
+
+
+def recognizer_serving(address: str) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 @pytest.fixture(scope="session")
@@ -150,13 +182,14 @@ def _start_mesh(
     started.append(mariadb)
     nsq = start_nsq(work, log_dir)
     started.extend([nsq["lookupd"], nsq["nsqd"]])
+    # The tests' own account sees everything; each service runs under its least-privilege one.
+    passwords = {service: f"test-{service}-secret" for service in GRANTS}
     mysql_root(
         sock,
-        (
-            "CREATE DATABASE kubeface CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
-            "CREATE USER 'kubeface'@'127.0.0.1' IDENTIFIED BY 'test-secret';"
-            "GRANT ALL PRIVILEGES ON kubeface.* TO 'kubeface'@'127.0.0.1';"
-        ),
+        "CREATE DATABASE kubeface CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
+        "CREATE USER 'kubeface'@'127.0.0.1' IDENTIFIED BY 'test-secret';"
+        "GRANT ALL PRIVILEGES ON kubeface.* TO 'kubeface'@'127.0.0.1';"
+        + _sql_script(account_statements("kubeface", passwords, "127.0.0.1", ["migrate"])),
     )
     ports = {name: free_port() for name in ("receiver", "frontend", "recognizer", "pmetrics", "rmetrics")}
     env = base_env(
@@ -164,9 +197,11 @@ def _start_mesh(
             "IMAGE_ROOT": str(image_root),
             "MYSQL_HOST": "127.0.0.1",
             "MYSQL_PORT": str(mysql_port),
-            "MYSQL_USER": "kubeface",
-            "MYSQL_PASSWORD": "test-secret",
+            # Commands that are not services (status, post) get the read-only account.
+            "MYSQL_USER": account_name("frontend"),
+            "MYSQL_PASSWORD": passwords["frontend"],
             "MYSQL_DATABASE": "kubeface",
+            "API_TOKEN": API_TOKEN,
             "NSQD_HTTP_ADDRESS": f"127.0.0.1:{nsq['nsqd_http']}",
             "NSQLOOKUPD_HTTP_ADDRESSES": f"127.0.0.1:{nsq['lookupd_http']}",
             "RECEIVER_PORT": str(ports["receiver"]),
@@ -198,9 +233,16 @@ def _start_mesh(
             "database": "kubeface",
         },
         services=services,
+        accounts={
+            service: {"MYSQL_USER": account_name(service), "MYSQL_PASSWORD": passwords[service]}
+            for service in GRANTS
+        },
+        infra={"mariadb": mariadb, "nsqlookupd": nsq["lookupd"], "nsqd": nsq["nsqd"]},
+        mariadb_socket=sock,
     )
     migrated = mesh.run("migrate")
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    mysql_root(sock, _sql_script(account_statements("kubeface", passwords, "127.0.0.1")))
     for name in ("recognizer", "receiver", "processor", "frontend"):
         mesh.start(name)
     # Only Obama is known at first: Biden's photos are the strangers' until a test enrols him.
@@ -210,3 +252,16 @@ def _start_mesh(
     # Every recognizer refreshes its gallery within GALLERY_REFRESH_SECONDS.
     time.sleep(1.5)
     yield mesh
+
+
+# Fast and isolated first, then the shared mesh; the browser (whose Playwright loop stays in the
+# main thread) and the fault tests (which restart servers) last.
+_SUITE_ORDER = ("tests/unit/", "tests/k8s/", "tests/integration/", "tests/browser/", "tests/chaos/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid
+        return next((index for index, prefix in enumerate(_SUITE_ORDER) if path.startswith(prefix)), 0)
+
+    items.sort(key=rank)  # stable: keeps each suite's own order

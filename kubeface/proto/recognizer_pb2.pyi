@@ -41,16 +41,18 @@ class Face(_message.Message):
     def __init__(self, box: _Optional[_Union[Box, _Mapping]] = ..., nearest_person_id: _Optional[int] = ..., nearest_person_name: _Optional[str] = ..., nearest_person_image_id: _Optional[int] = ..., distance: _Optional[float] = ..., matched: _Optional[bool] = ...) -> None: ...
 
 class IdentifyResponse(_message.Message):
-    __slots__ = ("faces", "known_faces", "tolerance", "detection_model")
+    __slots__ = ("faces", "known_faces", "tolerance", "detection_model", "gallery_last_id")
     FACES_FIELD_NUMBER: _ClassVar[int]
     KNOWN_FACES_FIELD_NUMBER: _ClassVar[int]
     TOLERANCE_FIELD_NUMBER: _ClassVar[int]
     DETECTION_MODEL_FIELD_NUMBER: _ClassVar[int]
+    GALLERY_LAST_ID_FIELD_NUMBER: _ClassVar[int]
     faces: _containers.RepeatedCompositeFieldContainer[Face]
     known_faces: int
     tolerance: float
     detection_model: str
-    def __init__(self, faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., known_faces: _Optional[int] = ..., tolerance: _Optional[float] = ..., detection_model: _Optional[str] = ...) -> None: ...
+    gallery_last_id: int
+    def __init__(self, faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., known_faces: _Optional[int] = ..., tolerance: _Optional[float] = ..., detection_model: _Optional[str] = ..., gallery_last_id: _Optional[int] = ...) -> None: ...
 
 class EncodeRequest(_message.Message):
     __slots__ = ("image_path",)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 pytestmark = pytest.mark.mesh
@@ -87,11 +89,12 @@ def test_duplicate_post_returns_the_same_record(mesh):
     ["../etc/passwd", "/etc/passwd", "known/../../outside.jpg", "..\\windows.jpg"],
 )
 def test_paths_outside_the_root_are_refused_at_the_receiver(mesh, path):
+    rows_before = mesh.sql("SELECT COUNT(*) AS n FROM images")[0]["n"]
     with mesh.api() as api:
         response = api.post("/image/post", json={"path": path})
     assert response.status_code == 422
     assert "error" in response.json()
-    assert not mesh.sql("SELECT id FROM images WHERE path LIKE %s", ("%passwd%",))
+    assert mesh.sql("SELECT COUNT(*) AS n FROM images")[0]["n"] == rows_before
 
 
 def test_symlink_leading_outside_the_root_is_refused(mesh, tmp_path):
@@ -131,3 +134,17 @@ def test_unknown_image_id_is_a_404(mesh):
         response = api.get("/image/999999999")
     assert response.status_code == 404
     assert "999999999" in response.json()["error"]
+
+
+def test_request_id_travels_from_receiver_to_recognizer_logs(mesh):
+    request_id = "trace-me-0042"
+    shutil.copy(mesh.image_root / "obama2.jpg", mesh.image_root / "traced.jpg")
+    with mesh.api() as api:
+        response = api.post("/image/post", json={"path": "traced.jpg"}, headers={"x-request-id": request_id})
+    assert response.headers["x-request-id"] == request_id
+    mesh.wait_final(response.json()["id"])
+    for service in ("receiver", "processor", "recognizer"):
+        lines = (mesh.log_dir / f"{service}.log").read_text().splitlines()
+        assert any(f'"request_id": "{request_id}"' in line for line in lines), (
+            f"no {request_id} in {service} log"
+        )

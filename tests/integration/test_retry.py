@@ -12,7 +12,7 @@ pytestmark = pytest.mark.mesh
 
 def _retry(mesh, *args: str, **env: str) -> dict:
     """One pass of `kubeface retry`; backoff 0 unless the test sets it."""
-    result = mesh.run("retry", *args, env={"RETRY_BACKOFF_SECONDS": "0", **env})
+    result = mesh.run("retry", "--json", *args, env={"RETRY_BACKOFF_SECONDS": "0", **env})
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

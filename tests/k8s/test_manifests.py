@@ -370,7 +370,9 @@ def test_configmap_sets_every_setting_with_valid_values() -> None:
 
     for overlay in OVERLAYS:
         data = config(overlay)
-        missing = {name.upper() for name in Settings.model_fields} - {"MYSQL_PASSWORD"} - set(data)
+        # Secrets (SecretStr settings: MYSQL_PASSWORD, tokens, passwords) belong in a Secret instead.
+        secrets = {n.upper() for n, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)}
+        missing = {name.upper() for name in Settings.model_fields} - secrets - set(data)
         assert not missing, f"{overlay}: ConfigMap lacks {sorted(missing)}"
         assert "MYSQL_PASSWORD" not in data, "the password belongs in the Secret"
         values = {k.lower(): v for k, v in data.items() if k.lower() in Settings.model_fields}
@@ -395,14 +397,16 @@ def test_every_configmap_and_secret_reference_resolves(overlay: str) -> None:
             for name in re.findall(rf'"{key}": {{[^}}]*"name": "([^"]+)"', text):
                 if (kind, name) not in present:
                     missing.add((kind, name))
-    # Production expects the Secret to exist already (created by the operator, not by git).
-    assert missing == ({("Secret", "kubeface-mysql")} if overlay == "production" else set())
+    # Production expects the Secrets to exist already (created by the operator, not by git).
+    expected_missing = {("Secret", "kubeface-mysql"), ("Secret", "kubeface-api")}
+    assert missing == (expected_missing if overlay == "production" else set())
     secrets = objects(overlay, "Secret")
     if overlay == "production":
         assert not secrets
     else:
-        (secret,) = secrets.values()
-        assert {"password", "root-password"} <= set(secret["data"])
+        mysql = next(secret for name, secret in secrets.items() if name.startswith("kubeface-mysql"))
+        services = ("receiver", "processor", "recognizer", "frontend", "retry")
+        assert {"password", "root-password", *(f"{s}-password" for s in services)} <= set(mysql["data"])
 
 
 @overlays
@@ -455,7 +459,8 @@ def test_image_root_is_shared_and_mounted_read_only(overlay: str) -> None:
 @overlays
 def test_jobs_run_migrate_and_retry(overlay: str) -> None:
     (job,) = objects(overlay, "Job").values()
-    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
+    # Schema first, then the services' least-privilege accounts.
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate", "--accounts"]
     (cron,) = objects(overlay, "CronJob").values()
     assert cron["apiVersion"] == "batch/v1" and cron["spec"]["concurrencyPolicy"] == "Forbid"
     assert cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"] == ["retry"]

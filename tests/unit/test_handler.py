@@ -7,7 +7,8 @@ import pytest
 
 from kubeface.images import ImageStatus
 from kubeface.proto import recognizer_pb2 as pb
-from processor.handler import NO_FACE, NO_MATCH, interpret, parse_image_id
+from kubeface.queue import ImageMessage
+from processor.handler import NO_FACE, NO_MATCH, interpret
 
 
 def _face(distance: float, matched: bool, person_id: int = 7) -> pb.Face:
@@ -41,10 +42,28 @@ def test_unmatched_faces_are_pending_with_detail():
 
 @pytest.mark.parametrize(
     ("body", "expected"),
-    [(b"42", 42), (b" 7\n", 7), (b"0", None), (b"-3", None), (b"abc", None), (b"\xff", None), (b"", None)],
+    [
+        (b'{"id":42,"request_id":"abc"}', ImageMessage(42, "abc")),
+        (b'{"id":42}', ImageMessage(42, None)),
+        (b"42", ImageMessage(42, None)),  # what the first version published
+        (b" 7\n", ImageMessage(7, None)),
+        (b"0", None),
+        (b"-3", None),
+        (b"true", None),
+        (b'{"id":"5"}', None),
+        (b'{"id":5,"request_id":7}', None),
+        (b"abc", None),
+        (b"\xff", None),
+        (b"", None),
+    ],
 )
 def test_message_bodies_are_parsed_strictly(body, expected):
-    assert parse_image_id(body) == expected
+    assert ImageMessage.decode(body) == expected
+
+
+def test_message_encoding_round_trips():
+    message = ImageMessage(12, "req-1")
+    assert ImageMessage.decode(message.encode().encode()) == message
 
 
 def test_image_error_codes_do_not_count_against_the_breaker():

@@ -60,3 +60,17 @@ def test_symlink_within_the_root_is_allowed(root):
     resolved = resolve_image_path(root, "sub/alias.jpg")
     assert resolved.relative == "sub/alias.jpg"
     assert resolved.absolute == (root / "real.jpg").resolve()
+
+
+def test_a_name_longer_than_the_file_system_allows_is_refused(root):
+    with pytest.raises(PathRejected, match="255 bytes"):
+        resolve_image_path(root, "0" * 256)
+    with pytest.raises(PathRejected, match="255 bytes"):
+        resolve_image_path(root, "sub/" + "é" * 128 + ".jpg")
+    assert resolve_image_path(root, "sub/" + "a" * 255).relative == "sub/" + "a" * 255
+
+
+def test_a_path_that_normalises_to_a_blank_name_is_refused(root):
+    # Found by hypothesis: accepted once, its stored form would then be refused.
+    with pytest.raises(PathRejected, match="names no file"):
+        resolve_image_path(root, "sub/../ ")

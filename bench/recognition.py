@@ -1,0 +1,191 @@
+"""Items 1 and 2 in-process: plain face_recognition (the yardstick) against the recognizer's pipeline.
+
+Each pass runs in its own process pinned to one core, so that both pipelines (and both dlib
+builds) are measured alike; passes alternate, so machine noise falls on both.
+`python -m bench.recognition PIPELINE` is that process: it prints JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.photos import photo_set
+from bench.stats import median
+
+TOLERANCE = 0.6
+OPENBLAS_SITE = Path(__file__).resolve().parent.parent / ".cache" / "dlib-openblas" / "site"
+
+
+def _baseline(fr):
+    def identify(path: Path) -> list[np.ndarray]:
+        image = fr.load_image_file(str(path))
+        return fr.face_encodings(image, known_face_locations=fr.face_locations(image, 1))
+
+    return identify
+
+
+def _service():
+    from kubeface.settings import DetectionModel, Settings
+    from recognizer.faces import FaceDetector, load_image
+
+    defaults = Settings.model_fields
+    detector = FaceDetector(
+        DetectionModel.HOG,
+        defaults["detection_upsample"].default,
+        defaults["detection_max_side"].default,
+        adaptive_upsample=defaults["detection_adaptive_upsample"].default,
+    )
+
+    def identify(path: Path) -> list[np.ndarray]:
+        return [face.encoding for face in detector.find_faces(load_image(path))]
+
+    return identify
+
+
+def worker(pipeline: str) -> dict:
+    """One timed pass over the photos: seconds per photo and distances to every reference."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    import dlib
+    import face_recognition as fr
+
+    from recognizer.gallery import Gallery
+
+    root, photos, references = photo_set()
+    ref_encodings = []
+    for ref in references.values():
+        image = fr.load_image_file(str(root / ref))
+        ref_encodings.append(fr.face_encodings(image, fr.face_locations(image, 1))[0])
+    gallery = Gallery(
+        np.arange(len(references)),
+        np.arange(len(references)),
+        dict(enumerate(references)),
+        np.stack(ref_encodings),
+    )
+    identify = _baseline(fr) if pipeline == "baseline" else _service()
+    identify(photos[0].path)  # warm-up: first calls allocate
+    seconds, faces = {}, {}
+    for photo in photos:
+        started = time.perf_counter()
+        encodings = identify(photo.path)
+        gallery.nearest(encodings)  # the service matches too; the baseline's cost is negligible
+        seconds[photo.name] = time.perf_counter() - started
+        faces[photo.name] = [[float(np.linalg.norm(e - r)) for r in ref_encodings] for e in encodings]
+    return {"seconds": seconds, "faces": faces, "blas": bool(getattr(dlib, "DLIB_USE_BLAS", False))}
+
+
+def variants() -> dict[str, dict[str, str]]:
+    """dlib builds to compare: the installed dlib-bin, and the OpenBLAS wheel when it was built."""
+    found = {"dlib-bin": {}}
+    if OPENBLAS_SITE.is_dir():
+        found["dlib-openblas"] = {"PYTHONPATH": str(OPENBLAS_SITE)}
+    return found
+
+
+def _run_pass(pipeline: str, env_extra: dict[str, str]) -> dict:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **env_extra}
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.recognition", pipeline],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def identities(distances: list[list[float]], names: list[str]) -> list[str]:
+    """Who each face is (the nearest reference within tolerance), sorted; '-' for nobody."""
+    found = []
+    for row in distances:
+        best = int(np.argmin(row))
+        found.append(names[best] if row[best] <= TOLERANCE else "-")
+    return sorted(found)
+
+
+def run(report, rounds: int) -> dict:
+    """Alternate baseline and service passes for every dlib build; report per-photo medians."""
+    root, photos, references = photo_set()
+    names = list(references)
+    results: dict[str, dict[str, list[dict]]] = {}
+    for _ in range(rounds):
+        for variant, env_extra in variants().items():
+            for pipeline in ("baseline", "service"):
+                results.setdefault(variant, {}).setdefault(pipeline, []).append(
+                    _run_pass(pipeline, env_extra)
+                )
+    summary = {}
+    rows = []
+    for variant, by_pipeline in results.items():
+        per_photo = {
+            p: {photo.name: median([r["seconds"][photo.name] for r in runs]) for photo in photos}
+            for p, runs in by_pipeline.items()
+        }
+        rate = {p: len(photos) / sum(times.values()) for p, times in per_photo.items()}
+        summary[variant] = {"rate": rate, "per_photo": per_photo}
+        rows.append([variant, rate["baseline"], rate["service"], rate["service"] / rate["baseline"]])
+    report.section(
+        "1-2. Recognition on one core: plain face_recognition against the recognizer's pipeline",
+        f"{len(photos)} photos from `{root}`; each pass in its own process pinned to one core; "
+        f"median of {rounds} alternating passes per photo. Baseline: `load_image_file`, HOG with one "
+        "upsample at full resolution, `face_encodings`. Service: the recognizer's `FaceDetector` "
+        "(defaults) and float32 matching.",
+    )
+    report.table(["dlib build", "baseline images/s", "service images/s", "service / baseline"], rows)
+    report.bars(
+        "recognition_rate",
+        "Images per second on one core",
+        [f"{v}\n{p}" for v in summary for p in ("baseline", "service")],
+        [summary[v]["rate"][p] for v in summary for p in ("baseline", "service")],
+        "images/s",
+    )
+    # Identities: same person (or none) on every photo; distances within 0.05 of the baseline's.
+    default = results["dlib-bin"]
+    base_faces, service_faces = default["baseline"][0]["faces"], default["service"][0]["faces"]
+    table, worst, mismatches = [], 0.0, 0
+    for photo in photos:
+        b, s = base_faces[photo.name], service_faces[photo.name]
+        same = identities(b, names) == identities(s, names) and len(b) == len(s)
+        delta = max(
+            (
+                abs(x - y)
+                for fb, fs in zip(sorted(b), sorted(s), strict=False)
+                for x, y in zip(fb, fs, strict=True)
+            ),
+            default=0.0,
+        )
+        worst, mismatches = max(worst, delta), mismatches + (not same)
+        times = summary["dlib-bin"]["per_photo"]
+        table.append(
+            [
+                photo.name,
+                ", ".join(photo.persons),
+                " ".join(identities(b, names)),
+                " ".join(identities(s, names)),
+                f"{delta:.3f}",
+                round(times["baseline"][photo.name] * 1000),
+                round(times["service"][photo.name] * 1000),
+            ]
+        )
+    report.section(
+        "Identities (dlib-bin): baseline against service",
+        f"Photos whose identities differ: **{mismatches}**. Largest distance difference to any "
+        f"reference face: **{worst:.3f}** (target: at most 0.05). References: "
+        + ", ".join(f"{k} = `{v}`" for k, v in references.items())
+        + "; nobody else is known.",
+    )
+    table_header = ["photo", "manifest", "baseline", "service", "max |Δd|", "baseline ms", "service ms"]
+    report.table(table_header, table)
+    summary["identity"] = {"mismatches": mismatches, "worst_distance_delta": worst}
+    return summary
+
+
+if __name__ == "__main__":
+    print(json.dumps(worker(sys.argv[1])))  # noqa: T201 - the worker's answer to its parent

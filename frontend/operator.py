@@ -1,0 +1,58 @@
+"""Operator actions, sent to the receiver's HTTP API: the frontend's own database account is read-only."""
+
+from __future__ import annotations
+
+import httpx
+
+from kubeface.settings import Settings
+
+
+class ActionFailed(Exception):
+    """The receiver refused or could not be reached; the message says what to do."""
+
+    def __init__(self, message: str, status_code: int = 502) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ReceiverClient:
+    """Calls the receiver's write endpoints with the operator token (API_TOKEN) as the bearer."""
+
+    def __init__(self, settings: Settings, timeout_seconds: float = 60.0) -> None:
+        base = settings.frontend_receiver_url or f"http://127.0.0.1:{settings.receiver_port}"
+        headers = {}
+        if settings.api_token is not None:
+            headers["authorization"] = f"Bearer {settings.api_token.get_secret_value()}"
+        self._client = httpx.Client(base_url=base.rstrip("/"), headers=headers, timeout=timeout_seconds)
+
+    def _post(self, path: str, body: dict | None = None) -> dict:
+        try:
+            response = self._client.post(path, json=body)
+        except httpx.HTTPError as exc:
+            raise ActionFailed(f"the receiver at {self._client.base_url} is unreachable: {exc}") from exc
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {"error": response.text[:200]}
+        if response.status_code == 401:
+            raise ActionFailed(
+                "the receiver refused the frontend's operator token; set API_TOKEN for the frontend"
+                " to the receiver's API_TOKEN",
+                status_code=502,
+            )
+        if not response.is_success:
+            status = response.status_code if response.status_code < 500 else 502
+            raise ActionFailed(str(answer.get("error") or answer), status_code=status)
+        return answer
+
+    def requeue(self, image_id: int) -> dict:
+        return self._post(f"/image/{image_id}/requeue")
+
+    def requeue_all(self, status: str) -> dict:
+        return self._post("/images/requeue", {"status": status})
+
+    def enrol_from_image(self, image_id: int, name: str, face: int) -> dict:
+        return self._post(f"/image/{image_id}/enroll", {"name": name, "face": face})
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,160 @@
+"""The read-only pages: results table, one image, people, one person, the system panel, previews."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from frontend.queries import (
+    ResultsFilter,
+    image_path,
+    people,
+    person_page,
+    photo_path,
+    results_page,
+    status_counts,
+)
+from frontend.state import FrontendState
+from frontend.thumbnails import PreviewUnavailable
+from kubeface.images import ImageStatus, get_image
+from kubeface.system import RECENT_MINUTES, take_snapshot
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+THUMBNAIL_SIDE = 96  # pixels; shown at 64 CSS px, sharp on 1.5x screens
+PICTURE_SIDE = 1400  # the image page's picture; boxes are drawn over it in the original's units
+# Shown when a file is gone or unreadable: the row's status and detail say why.
+PLACEHOLDER = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" width="64" height="64">'
+    '<rect width="64" height="64" fill="#e9ecef"/><path d="M16 16l32 32M48 16L16 48" stroke="#6c757d"'
+    ' stroke-width="3"/></svg>'
+)
+NOTICES = {
+    "requeued": "Image re-queued; it will be processed again shortly.",
+    "requeued_all": "{n} image(s) re-queued.",
+    "requeued_more": "{n} image(s) re-queued; more remain, press the button again.",
+    "enrolled": "Enrolled {name}; this image and {n} other(s) are being re-identified.",
+}
+
+router = APIRouter()
+
+
+def _state(request: Request) -> FrontendState:
+    return request.app.state.frontend
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def notice(request: Request) -> str | None:
+    """The message for a finished action; a fixed text, so a crafted link cannot say anything else."""
+    template = NOTICES.get(request.query_params.get("done", ""))
+    if template is None:
+        return None
+    return template.format(n=request.query_params.get("n", "0"), name=request.query_params.get("name", ""))
+
+
+def render(request: Request, template: str, context: dict, status_code: int = 200) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(
+        request, template, {"notice": notice(request), **context}, status_code=status_code
+    )
+
+
+def not_found(request: Request, what: str) -> HTMLResponse:
+    return render(request, "not_found.html", {"what": what}, status_code=404)
+
+
+@router.get("/", response_class=HTMLResponse)
+def results(
+    request: Request, status: str = "", q: str = "", person: str = "", before: str = "", after: str = ""
+):
+    state = _state(request)
+    chosen = ImageStatus(status) if status in ImageStatus.__members__ else None
+    flt = ResultsFilter(
+        chosen, q.strip() or None, _int_or_none(before), _int_or_none(after), _int_or_none(person)
+    )
+    page = results_page(state.db, flt, state.page_size)
+    context = {
+        "page": page,
+        "counts": status_counts(state.db),
+        "filter": flt,
+        "statuses": list(ImageStatus),
+        "q": q,
+    }
+    return render(request, "results.html", context)
+
+
+@router.get("/image/{image_id}", response_class=HTMLResponse)
+def image(request: Request, image_id: int):
+    state = _state(request)
+    found = get_image(state.db, image_id)
+    if found is None:
+        return not_found(request, f"image {image_id}")
+    try:
+        width, height = state.thumbnails.size(found["path"])
+    except PreviewUnavailable:
+        width = height = None
+    faces = found["faces"]
+    areas = [(f["box"]["right"] - f["box"]["left"]) * (f["box"]["bottom"] - f["box"]["top"]) for f in faces]
+    largest = areas.index(max(areas)) if areas else None
+    return render(
+        request,
+        "image.html",
+        {"image": found, "width": width, "height": height, "largest": largest},
+    )
+
+
+@router.get("/people", response_class=HTMLResponse)
+def people_list(request: Request):
+    return render(request, "people.html", {"people": people(_state(request).db)})
+
+
+@router.get("/person/{person_id}", response_class=HTMLResponse)
+def person(request: Request, person_id: int):
+    found = person_page(_state(request).db, person_id, limit=200)
+    if found is None:
+        return not_found(request, f"person {person_id}")
+    return render(request, "person.html", {"person": found})
+
+
+@router.get("/system", response_class=HTMLResponse)
+def system(request: Request):
+    state = _state(request)
+    snapshot = take_snapshot(state.endpoints, state.db)
+    return render(
+        request,
+        "system.html",
+        {"snap": snapshot, "counts": status_counts(state.db), "recent_minutes": RECENT_MINUTES},
+    )
+
+
+def _preview(state: FrontendState, relative: str | None, side: int) -> Response:
+    if relative is None:
+        return Response(PLACEHOLDER, media_type="image/svg+xml", status_code=404)
+    try:
+        cached = state.thumbnails.preview(relative, side)
+    except PreviewUnavailable:
+        return Response(PLACEHOLDER, media_type="image/svg+xml", headers={"cache-control": "no-store"})
+    # The URL names a database row whose file may be replaced; keep browsers' copies short-lived.
+    return FileResponse(cached, media_type="image/jpeg", headers={"cache-control": "private, max-age=60"})
+
+
+@router.get("/image/{image_id}/thumbnail")
+def image_thumbnail(request: Request, image_id: int) -> Response:
+    state = _state(request)
+    return _preview(state, image_path(state.db, image_id), THUMBNAIL_SIDE)
+
+
+@router.get("/image/{image_id}/picture")
+def image_picture(request: Request, image_id: int) -> Response:
+    state = _state(request)
+    return _preview(state, image_path(state.db, image_id), PICTURE_SIDE)
+
+
+@router.get("/photo/{person_image_id}/thumbnail")
+def photo_thumbnail(request: Request, person_image_id: int) -> Response:
+    state = _state(request)
+    return _preview(state, photo_path(state.db, person_image_id), THUMBNAIL_SIDE * 2)

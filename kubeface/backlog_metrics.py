@@ -1,0 +1,84 @@
+"""Gauges of the whole pipeline's backlog, read at scrape time: rows by status and NSQ depth.
+
+Exported by the frontend (its database account reads everything), so alerts on stuck rows and
+a growing queue need no extra exporter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import httpx
+import pymysql
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from kubeface.db import Database
+from kubeface.images import ImageStatus
+from kubeface.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class BacklogCollector(Collector):
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._stats_url = f"http://{settings.nsqd_http_address}/stats"
+        self._topic = settings.nsq_topic
+        self._channel = settings.nsq_channel
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        # Lets the registry learn the names without querying MySQL and nsqd at registration.
+        yield GaugeMetricFamily("kubeface_images", "Image rows by status", labels=["status"])
+        yield GaugeMetricFamily("kubeface_oldest_image_age_seconds", "", labels=["status"])
+        yield GaugeMetricFamily("kubeface_queue_depth", "Messages waiting for a processor")
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        images = GaugeMetricFamily("kubeface_images", "Image rows by status", labels=["status"])
+        oldest = GaugeMetricFamily(
+            "kubeface_oldest_image_age_seconds", "Oldest QUEUED or PROCESSING row's age", labels=["status"]
+        )
+        try:
+            counts, ages = self._read_database()
+        except pymysql.err.Error as exc:
+            log.warning("backlog metrics: database unreachable: %s", exc)
+        else:
+            for status in ImageStatus:
+                images.add_metric([status.value], counts.get(status.value, 0))
+            for status, age in ages.items():
+                oldest.add_metric([status], age)
+            yield images
+            yield oldest
+        depth = self._queue_depth()
+        if depth is not None:
+            yield GaugeMetricFamily("kubeface_queue_depth", "Messages waiting for a processor", value=depth)
+
+    def _read_database(self) -> tuple[dict[str, int], dict[str, float]]:
+        with self._db.transaction() as cur:
+            cur.execute("SELECT status, COUNT(*) AS n FROM images GROUP BY status")
+            counts = {row["status"]: row["n"] for row in cur.fetchall()}
+            cur.execute(
+                "SELECT 'QUEUED' AS status, TIMESTAMPDIFF(MICROSECOND, MIN(queued_at), NOW(6)) / 1e6 AS age"
+                " FROM images WHERE status = 'QUEUED'"
+                " UNION ALL SELECT 'PROCESSING', TIMESTAMPDIFF(MICROSECOND, MIN(started_at), NOW(6)) / 1e6"
+                " FROM images WHERE status = 'PROCESSING'"
+            )
+            ages = {row["status"]: float(row["age"] or 0) for row in cur.fetchall()}
+        return counts, ages
+
+    def _queue_depth(self) -> float | None:
+        try:
+            params = {"format": "json", "topic": self._topic}
+            stats = httpx.get(self._stats_url, params=params, timeout=2).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("backlog metrics: nsqd stats unreachable: %s", exc)
+            return None
+        for topic in stats.get("topics", []):
+            if topic.get("topic_name") != self._topic:
+                continue
+            for channel in topic.get("channels", []):
+                if channel.get("channel_name") == self._channel:
+                    return float(channel.get("depth", 0) + channel.get("deferred_count", 0))
+            return float(topic.get("depth", 0))  # no consumer has made the channel yet
+        return 0.0

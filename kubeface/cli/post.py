@@ -1,0 +1,133 @@
+"""`kubeface post`: queue many images through the receiver, optionally wait for the outcomes."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from tqdm import tqdm
+
+from kubeface.cli.common import (
+    FAILED,
+    OK,
+    TIMED_OUT,
+    CommandError,
+    call,
+    error_of,
+    expand,
+    print_json,
+    print_table,
+    receiver_client,
+    say,
+)
+from kubeface.settings import load_settings
+
+FINAL = {"PROCESSED", "PENDING", "FAILED"}
+CHUNK = 100  # paths per POST /images/post
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    post = sub.add_parser("post", help="queue images (files or folders under IMAGE_ROOT) for recognition")
+    post.add_argument("paths", nargs="+", metavar="DIR_OR_FILE")
+    post.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default 4)")
+    post.add_argument("--wait", action="store_true", help="wait until every image is final, then summarise")
+    post.add_argument("--timeout", type=float, default=600, help="seconds --wait waits at most (default 600)")
+    post.add_argument("--receiver-url", help="default: http://127.0.0.1:$RECEIVER_PORT")
+    post.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    post.set_defaults(func=run)
+
+
+def _post_chunk(client: httpx.Client, chunk: list[str]) -> list[dict]:
+    response = call(client, "POST", "/images/post", json={"paths": chunk})
+    if not response.is_success:
+        raise CommandError(f"the receiver refused a batch: {error_of(response)}")
+    return response.json()["results"]
+
+
+def _status(client: httpx.Client, image_id: int) -> dict:
+    response = call(client, "GET", f"/image/{image_id}")
+    return response.json() if response.is_success else {"id": image_id, "status": "UNKNOWN"}
+
+
+def _wait(client: httpx.Client, ids: list[int], pool: ThreadPoolExecutor, timeout: float, quiet: bool):
+    """Poll the images not yet final until all are, or the timeout passes."""
+    final: dict[int, dict] = {}
+    deadline = time.monotonic() + timeout
+    with tqdm(total=len(ids), unit="img", desc="final", disable=quiet or None) as bar:
+        while len(final) < len(ids) and time.monotonic() < deadline:
+            waiting = [i for i in ids if i not in final]
+            for image in pool.map(lambda i: _status(client, i), waiting):
+                if image["status"] in FINAL:
+                    final[image["id"]] = image
+                    bar.update(1)
+            if len(final) < len(ids):
+                time.sleep(0.5)
+    return final
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    paths = expand(args.paths, settings.resolved_image_root)
+    if not paths:
+        raise CommandError("no image files found in the given paths (looked for .jpg, .png, ...)")
+    chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
+    results: list[dict] = []
+    quiet = args.json
+    with (
+        receiver_client(settings, args.receiver_url) as client,
+        ThreadPoolExecutor(max(1, args.concurrency)) as pool,
+    ):
+        with tqdm(total=len(paths), unit="img", desc="posted", disable=quiet or None) as bar:
+            for answered in pool.map(lambda chunk: _post_chunk(client, chunk), chunks):
+                results += answered
+                bar.update(len(answered))
+        accepted = [r for r in results if "id" in r]
+        refused = [r for r in results if "id" not in r]
+        ids = sorted({r["id"] for r in accepted})
+        final = _wait(client, ids, pool, args.timeout, quiet) if args.wait else {}
+    summary = {
+        "posted": len(accepted),
+        "duplicates": sum(1 for r in accepted if r.get("duplicate")),
+        "refused": refused,
+        "ids": ids,
+    }
+    if args.wait:
+        by_status = Counter(image["status"] for image in final.values())
+        by_status["not final"] = len(ids) - len(final)
+        summary["by_status"] = {k: v for k, v in sorted(by_status.items()) if v}
+        summary["failed"] = [
+            {"id": i["id"], "path": i["path"], "detail": i["detail"]}
+            for i in final.values()
+            if i["status"] == "FAILED"
+        ]
+    _report(summary, args.json)
+    if args.wait and len(final) < len(ids):
+        return TIMED_OUT
+    return FAILED if refused or summary.get("failed") else OK
+
+
+def _report(summary: dict, as_json: bool) -> None:
+    if as_json:
+        print_json(summary)
+        return
+    print_table(
+        ["posted", "new", "duplicates", "refused"],
+        [
+            [
+                summary["posted"],
+                summary["posted"] - summary["duplicates"],
+                summary["duplicates"],
+                len(summary["refused"]),
+            ]
+        ],
+    )
+    for item in summary["refused"]:
+        say(f"refused {item['path']}: {item['error']}")
+    if "by_status" in summary:
+        print()  # noqa: T201
+        print_table(["status", "images"], [[k, v] for k, v in summary["by_status"].items()])
+        for item in summary["failed"][:20]:
+            say(f"FAILED {item['id']} {item['path']}: {item['detail']}")

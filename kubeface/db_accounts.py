@@ -1,0 +1,85 @@
+"""One MySQL account per service, granted only what that service's queries use.
+
+Print the SQL with `python -m kubeface.db_accounts` (passwords from KUBEFACE_<SERVICE>_PASSWORD),
+then run it as an administrator after `kubeface migrate`: `... | mariadb -uroot`. The tests run
+every service this way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+# service -> (privileges, table or table(columns)); "*" is every table of the database.
+GRANTS: dict[str, list[tuple[str, str]]] = {
+    "migrate": [("ALL PRIVILEGES", "*")],
+    "receiver": [
+        ("SELECT, INSERT, UPDATE", "images"),  # posts; re-queues from operators and enrolment
+        ("SELECT", "faces"),
+        ("SELECT, INSERT", "person"),
+        ("SELECT, INSERT, UPDATE", "person_images"),  # enrolment upserts the cached encoding
+    ],
+    "processor": [
+        ("SELECT, UPDATE", "images"),  # claim, release, complete
+        ("SELECT, INSERT, DELETE", "faces"),
+        ("SELECT", "person_images"),  # is the recognizer behind the newest enrolment?
+    ],
+    "recognizer": [
+        ("SELECT", "person"),
+        ("SELECT", "person_images"),
+        ("UPDATE (encoding)", "person_images"),  # caches an encoding it had to compute
+    ],
+    "retry": [
+        ("SELECT, UPDATE", "images"),
+        ("SELECT", "faces"),
+        ("SELECT", "person_images"),
+    ],
+    "frontend": [("SELECT", "*")],  # read-only; its operator actions go through the receiver
+}
+
+
+def account_name(service: str) -> str:
+    return f"kubeface_{service}"
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def account_statements(
+    database: str, passwords: dict[str, str], host: str = "%", services: list[str] | None = None
+) -> list[str]:
+    """CREATE USER / GRANT statements, idempotent (passwords are reset).
+
+    Table grants need the tables: run them after `kubeface migrate`.
+    """
+    statements = []
+    for service in services or list(GRANTS):
+        grants = GRANTS[service]
+        user = f"{_quote(account_name(service))}@{_quote(host)}"
+        password = _quote(passwords[service])
+        statements.append(f"CREATE USER IF NOT EXISTS {user} IDENTIFIED BY {password}")
+        statements.append(f"ALTER USER {user} IDENTIFIED BY {password}")
+        for privileges, table in grants:
+            target = f"`{database}`.{'*' if table == '*' else table}"
+            statements.append(f"GRANT {privileges} ON {target} TO {user}")
+    return statements
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database", default=os.environ.get("MYSQL_DATABASE", "kubeface"))
+    parser.add_argument("--host", default="%", help="the hosts the accounts may connect from")
+    args = parser.parse_args()
+    missing = [s for s in GRANTS if not os.environ.get(f"KUBEFACE_{s.upper()}_PASSWORD")]
+    if missing:
+        names = ", ".join(f"KUBEFACE_{s.upper()}_PASSWORD" for s in missing)
+        sys.exit(f"error: set {names}; every account needs its own password")
+    passwords = {s: os.environ[f"KUBEFACE_{s.upper()}_PASSWORD"] for s in GRANTS}
+    for statement in account_statements(args.database, passwords, args.host):
+        print(statement + ";")  # noqa: T201 - the SQL is this command's output
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""What the services say about themselves: breaker, queue depth, throughput and errors.
+
+Read by the frontend's system panel and `kubeface status`. Every source is optional: a service
+that does not answer is reported as unreachable instead of failing the whole snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from kubeface.db import Database
+from kubeface.settings import Settings
+
+SCRAPE_TIMEOUT_SECONDS = 1.0
+RECENT_MINUTES = 5
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    processor_metrics: str
+    recognizer_metrics: str
+    nsqd_stats: str
+    topic: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Endpoints:
+        return cls(
+            processor_metrics=settings.processor_metrics_url
+            or f"http://127.0.0.1:{settings.processor_metrics_port}/metrics",
+            recognizer_metrics=settings.recognizer_metrics_url
+            or f"http://127.0.0.1:{settings.recognizer_metrics_port}/metrics",
+            nsqd_stats=f"http://{settings.nsqd_http_address}/stats",
+            topic=settings.nsq_topic,
+        )
+
+
+@dataclass
+class Snapshot:
+    breaker: str = "unknown"  # "closed", "open" or "unknown" (processor unreachable)
+    queue_depth: int | None = None  # messages waiting in nsqd for the topic and its channels
+    in_flight: int | None = None
+    outcomes: dict[str, float] = field(default_factory=dict)  # processor counters since its start
+    known_faces: int | None = None
+    recognizer_errors: dict[str, int] = field(default_factory=dict)  # "Identify NOT_FOUND": calls
+    recent: dict[str, int] = field(default_factory=dict)  # rows finished in the last minutes
+    problems: list[str] = field(default_factory=list)  # what could not be read, and why
+
+    def as_dict(self) -> dict:
+        return {
+            "breaker": self.breaker,
+            "queue_depth": self.queue_depth,
+            "in_flight": self.in_flight,
+            "outcomes": self.outcomes,
+            "known_faces": self.known_faces,
+            "recognizer_errors": self.recognizer_errors,
+            f"finished_last_{RECENT_MINUTES}_minutes": self.recent,
+            "problems": self.problems,
+        }
+
+
+def _metrics(client: httpx.Client, url: str) -> dict[str, list]:
+    response = client.get(url)
+    response.raise_for_status()
+    return {family.name: family.samples for family in text_string_to_metric_families(response.text)}
+
+
+def _scrape_processor(client: httpx.Client, url: str, snap: Snapshot) -> None:
+    try:
+        families = _metrics(client, url)
+    except httpx.HTTPError as exc:
+        snap.problems.append(f"processor metrics at {url} unreadable: {exc}")
+        return
+    for sample in families.get("processor_breaker_open", []):
+        snap.breaker = "open" if sample.value >= 1 else "closed"
+    for sample in families.get("processor_in_flight", []):
+        snap.in_flight = int(sample.value)
+    # The counter was first named processor_outcomes_total; read either name.
+    for sample in families.get("processor_messages", []) + families.get("processor_outcomes", []):
+        if sample.name.endswith("_total"):
+            snap.outcomes[sample.labels.get("outcome", "?")] = sample.value
+
+
+def _scrape_recognizer(client: httpx.Client, url: str, snap: Snapshot) -> None:
+    try:
+        families = _metrics(client, url)
+    except httpx.HTTPError as exc:
+        snap.problems.append(f"recognizer metrics at {url} unreadable: {exc}")
+        return
+    for sample in families.get("recognizer_known_faces", []):
+        snap.known_faces = int(sample.value)
+    for sample in families.get("recognizer_rpc_seconds", []):
+        code = sample.labels.get("code", "OK")
+        if sample.name.endswith("_count") and code != "OK":
+            key = f"{sample.labels.get('method', '?')} {code}"
+            snap.recognizer_errors[key] = snap.recognizer_errors.get(key, 0) + int(sample.value)
+
+
+def _scrape_nsqd(client: httpx.Client, url: str, topic: str, snap: Snapshot) -> None:
+    try:
+        response = client.get(url, params={"format": "json", "topic": topic})
+        response.raise_for_status()
+        stats = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        snap.problems.append(f"nsqd stats at {url} unreadable: {exc}")
+        return
+    # nsqd 1.x answers the stats at the top level; older versions wrapped them in "data".
+    topics = stats.get("topics") or stats.get("data", {}).get("topics") or []
+    depth = 0
+    for found in topics:
+        if found.get("topic_name") == topic:
+            depth += found.get("depth", 0)
+            # Deferred messages (requeued with a delay, e.g. while the breaker is open) wait too.
+            depth += sum(c.get("depth", 0) + c.get("deferred_count", 0) for c in found.get("channels", []))
+    snap.queue_depth = depth
+
+
+def recent_outcomes(db: Database, minutes: int = RECENT_MINUTES) -> dict[str, int]:
+    """Rows that reached a final status lately: one index range per status (status, finished_at)."""
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT status, COUNT(*) AS n FROM images WHERE status IN ('PROCESSED', 'PENDING', 'FAILED')"
+            " AND finished_at > NOW(6) - INTERVAL %s MINUTE GROUP BY status",
+            (minutes,),
+        )
+        found = {row["status"]: row["n"] for row in cur.fetchall()}
+    return {status: found.get(status, 0) for status in ("PROCESSED", "PENDING", "FAILED")}
+
+
+def take_snapshot(endpoints: Endpoints, db: Database | None = None) -> Snapshot:
+    snap = Snapshot()
+    with httpx.Client(timeout=SCRAPE_TIMEOUT_SECONDS) as client:
+        _scrape_processor(client, endpoints.processor_metrics, snap)
+        _scrape_recognizer(client, endpoints.recognizer_metrics, snap)
+        _scrape_nsqd(client, endpoints.nsqd_stats, endpoints.topic, snap)
+    if db is not None:
+        snap.recent = recent_outcomes(db)
+    return snap

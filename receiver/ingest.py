@@ -1,0 +1,125 @@
+"""Group commit for posted paths: concurrent posts share one transaction and one MPUB.
+
+A post waits on a future that is settled only after its row is committed in MySQL and nsqd
+has accepted its id, so a 202 still means both. Batches form by themselves: a committer
+takes whatever has queued up while it was busy, so a lone post waits for nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import pymysql
+from prometheus_client import Histogram
+
+from kubeface.db import Database
+from kubeface.images import ImageStatus, Posted, insert_images
+from kubeface.logs import request_id_var
+from kubeface.queue import ImageMessage, NsqPublisher
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = Histogram(
+    "receiver_ingest_batch_rows", "Posts committed together", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+)
+# MySQL's "deadlock found" and "lock wait timeout": the whole batch is safe to try again.
+_RETRYABLE_MYSQL_ERRORS = {1213, 1205}
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class _Post:
+    relative_path: str
+    request_id: str | None
+    future: Future = field(default_factory=Future)
+
+
+class IngestBatcher:
+    """Commits posted paths in batches of at most `max_rows`, on `committers` threads."""
+
+    def __init__(
+        self, db: Database, publisher: NsqPublisher, *, max_rows: int = 256, committers: int = 2
+    ) -> None:
+        self._db = db
+        self._publisher = publisher
+        self._max_rows = max_rows
+        self._queue: queue.SimpleQueue[_Post | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"ingest-{i}", daemon=True) for i in range(committers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, relative_paths: list[str]) -> list[Future]:
+        """Queue paths (already checked); each future gives its Posted or the batch's error."""
+        request_id = request_id_var.get()
+        posts = [_Post(path, request_id) for path in relative_paths]
+        for post in posts:
+            self._queue.put(post)
+        return [post.future for post in posts]
+
+    async def post(self, relative_paths: list[str]) -> list[Posted]:
+        """Await the paths' outcomes; raises the first error (PublishError, a MySQL error)."""
+        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in self.submit(relative_paths))))
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, stopping = [first], False
+            while len(batch) < self._max_rows:
+                try:
+                    post = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if post is None:
+                    stopping = True
+                    break
+                batch.append(post)
+            # A running future can no longer be cancelled; a cancelled one's client has gone.
+            batch = [post for post in batch if post.future.set_running_or_notify_cancel()]
+            if batch:
+                self._commit(batch)
+            if stopping:
+                return
+
+    def _commit(self, batch: list[_Post]) -> None:
+        BATCH_ROWS.observe(len(batch))
+        try:
+            posted = self._insert([post.relative_path for post in batch])
+            messages, seen = [], set()
+            for post, result in zip(batch, posted, strict=True):
+                # A duplicate that is still queued is published again: harmless (claims are
+                # atomic), and it recovers a post whose first publish never happened.
+                if (result.created or result.status is ImageStatus.QUEUED) and result.image_id not in seen:
+                    seen.add(result.image_id)
+                    messages.append(ImageMessage(result.image_id, post.request_id))
+            self._publisher.publish_messages(messages)
+        except Exception as exc:  # noqa: BLE001 - every waiting request gets the cause
+            for post in batch:
+                post.future.set_exception(exc)
+            return
+        for post, result in zip(batch, posted, strict=True):
+            post.future.set_result(result)
+
+    def _insert(self, paths: list[str]) -> list[Posted]:
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return insert_images(self._db, paths)
+            except pymysql.err.OperationalError as exc:
+                if exc.args[0] not in _RETRYABLE_MYSQL_ERRORS or attempt == _ATTEMPTS:
+                    raise
+                log.warning("ingest batch retried after MySQL error %s", exc.args[0])
+        raise AssertionError("unreachable")
