@@ -9,7 +9,7 @@ NSQ_BIN := .bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(NSQ_BIN):$(PATH)
 
-.PHONY: help deps venv mariadb nsq k8s-tools buf promtool browser proto run test chaos retry check clean \
+.PHONY: load help deps venv mariadb nsq k8s-tools buf promtool browser proto run test chaos retry check clean \
 	bench dlib-openblas
 
 help:
@@ -79,6 +79,11 @@ test: deps browser
 # The fault tests (tests/chaos) at full length; `make test` runs them short (see README, Tests).
 chaos: deps
 	PATH=$(CURDIR)/$(BIN):$$PATH CHAOS_FULL=1 $(BIN)/python -m pytest tests/chaos -m chaos $(PYTEST_ARGS)
+
+# The load test for 5 minutes at 3 posts/s (`make test` runs it for 20 s); figures go to
+# test-artifacts/load/summary.json.
+load: deps
+	LOAD_SECONDS=300 PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest tests/load -m load $(PYTEST_ARGS)
 
 retry: venv
 	$(BIN)/kubeface retry

@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import REGISTRY
 
@@ -16,8 +15,7 @@ from frontend import actions, pages
 from frontend.access import install_access
 from frontend.state import FrontendState
 from kubeface.backlog_metrics import BacklogCollector
-from kubeface.db import database_readiness
-from kubeface.http_metrics import install_http_metrics
+from kubeface.http_metrics import install_http_metrics, install_probes
 from kubeface.settings import Settings
 
 
@@ -42,13 +40,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(actions.router)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    def readyz(request: Request) -> JSONResponse:
-        return database_readiness(request.app.state.frontend.db)
+    install_probes(app, lambda request: request.app.state.frontend.db)
 
     return app

@@ -133,16 +133,3 @@ def _rollback_quietly(conn: Connection) -> None:
         conn.rollback()
     except pymysql.err.Error as exc:
         log.debug("rollback on a failing MySQL connection failed: %s", exc)
-
-
-def database_readiness(db: Database):
-    """A readiness answer for HTTP services: 200 when MySQL answers, else 503."""
-    from fastapi.responses import JSONResponse  # only the HTTP services import this
-
-    try:
-        with db.transaction() as cur:
-            cur.execute("SELECT 1")
-    except pymysql.err.Error as exc:
-        log.warning("not ready: database unreachable: %s", exc)
-        return JSONResponse({"status": "database unreachable"}, status_code=503)
-    return JSONResponse({"status": "ready"})

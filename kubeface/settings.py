@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     retry_batch_size: int = Field(default=1000, ge=1)
 
     receiver_max_batch: int = Field(default=1000, ge=1)
+    # Fault injection for the chaos tests: the receiver exits between commit and publish.
+    fault_crash_after_commit: bool = False
     # A full batch of long paths fits; anything larger is refused with 413 while it streams in.
     receiver_max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     frontend_page_size: int = Field(default=50, ge=1, le=500)
@@ -118,6 +120,8 @@ class Settings(BaseSettings):
             and self.mysql_password.get_secret_value() in PLACEHOLDER_SECRETS
         ):
             raise ValueError("MYSQL_PASSWORD is a development placeholder; set a real secret in production")
+        if self.environment is Environment.PRODUCTION and self.fault_crash_after_commit:
+            raise ValueError("FAULT_CRASH_AFTER_COMMIT is for tests; it must be off in production")
         if (
             self.environment is Environment.PRODUCTION
             and self.api_token is not None

@@ -63,6 +63,22 @@ def handle_image(image_id: int, db: Database, recognizer: RecognizerClient, conf
     claim = claim_image(db, image_id, config.lease_seconds)
     if claim is None:
         return _counted(_not_claimed(db, image_id, config))
+    try:
+        return _process_claimed(claim, db, recognizer, config)
+    except Exception:
+        # MySQL went away mid-way, or a bug: give the row back now, so the redelivered message
+        # can claim it at once instead of waiting out the lease. Best effort: MySQL may be down.
+        try:
+            release_claim(db, claim, "processing failed; re-queued", count_attempt=False)
+        except Exception as release_error:  # noqa: BLE001 - the original error is the one to raise
+            log.warning("could not give the claim back: %s", release_error, extra={"image_id": image_id})
+        raise
+
+
+def _process_claimed(
+    claim: Claim, db: Database, recognizer: RecognizerClient, config: HandlerConfig
+) -> Outcome:
+    image_id = claim.image_id
     log_extra = {"image_id": image_id, "attempt": claim.attempts}
     try:
         reply = recognizer.identify(claim.path)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from kubeface.images import get_image
 from kubeface.people import EnrolledImage, enroll_person
 from kubeface.proto import recognizer_pb2 as pb
-from kubeface.retry import BACK_TO_QUEUE, PENDING_BEFORE_ENROLMENT, requeue_where
+from kubeface.retry import PENDING_BEFORE_ENROLMENT
 from receiver.errors import ApiError
 from receiver.state import ReceiverState
 
@@ -48,12 +48,7 @@ def _state(request: Request) -> ReceiverState:
 
 
 def _requeue(state: ReceiverState, predicate: str, params: dict) -> list[int]:
-    won = requeue_where(state.db, predicate, BACK_TO_QUEUE, params, dry_run=False)
-    # If the publish fails the rows stay QUEUED; the retry job re-publishes them after the lease.
-    state.publisher.publish(won)
-    for image_id in won:
-        log.info("image re-queued by an operator", extra={"image_id": image_id})
-    return won
+    return state.requeue(predicate, params, reason="operator")
 
 
 def _count(state: ReceiverState, predicate: str) -> int:

@@ -6,12 +6,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
-from kubeface.db import database_readiness
-from kubeface.http_metrics import install_http_metrics
+from kubeface.http_metrics import install_http_metrics, install_probes
 from kubeface.queue import PublishError
 from kubeface.request_ids import install_request_ids
 from kubeface.settings import Settings
@@ -45,15 +43,9 @@ def create_app(settings: Settings) -> FastAPI:
     install_request_ids(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.receiver_max_body_bytes)
     token = settings.api_token.get_secret_value() if settings.api_token else None
-    app.include_router(router, dependencies=[Depends(WriteTokenGuard(token))])
-    app.include_router(admin_routes.router, dependencies=[Depends(WriteTokenGuard(token))])
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    def readyz(request: Request) -> JSONResponse:
-        return database_readiness(request.app.state.receiver.db)
+    writes_need_token = Depends(WriteTokenGuard(token))
+    app.include_router(router, dependencies=[writes_need_token])
+    app.include_router(admin_routes.router, dependencies=[writes_need_token])
+    install_probes(app, lambda request: request.app.state.receiver.db)
 
     return app

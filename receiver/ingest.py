@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import threading
 from concurrent.futures import Future
@@ -43,9 +44,16 @@ class IngestBatcher:
     """Commits posted paths in batches of at most `max_rows`, on `committers` threads."""
 
     def __init__(
-        self, db: Database, publisher: NsqPublisher, *, max_rows: int = 256, committers: int = 2
+        self,
+        db: Database,
+        publisher: NsqPublisher,
+        *,
+        max_rows: int = 256,
+        committers: int = 2,
+        crash_after_commit: bool = False,
     ) -> None:
         self._db = db
+        self._crash_after_commit = crash_after_commit
         self._publisher = publisher
         self._max_rows = max_rows
         self._queue: queue.SimpleQueue[_Post | None] = queue.SimpleQueue()
@@ -99,6 +107,11 @@ class IngestBatcher:
         BATCH_ROWS.observe(len(batch))
         try:
             posted = self._insert([post.relative_path for post in batch])
+            if self._crash_after_commit:
+                # Fault injection (FAULT_CRASH_AFTER_COMMIT, tests only): die between the commit
+                # and the publish, the window the retry job's stale-QUEUED pass exists for.
+                log.critical("fault injection: exiting after commit, before publish")
+                os._exit(70)
             messages, seen = [], set()
             for post, result in zip(batch, posted, strict=True):
                 # A duplicate that is still queued is published again: harmless (claims are

@@ -13,12 +13,15 @@ from kubeface.images import Posted, get_image
 from kubeface.paths import MAX_PATH_LENGTH, PathRejected, resolve_image_path
 from kubeface.people import EnrolledImage, enroll_person
 from kubeface.proto import recognizer_pb2 as pb
+from kubeface.retry import PENDING_BEFORE_ENROLMENT
 from receiver.errors import ApiError
 from receiver.state import ReceiverState
 
 log = logging.getLogger(__name__)
 
 router = APIRouter()
+
+REQUEUE_AFTER_ENROLMENT = 1000
 
 PathStr = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH_LENGTH)]
 
@@ -113,10 +116,14 @@ def post_person(body: PersonPost, request: Request, response: Response) -> dict:
     if not enrolment.created:
         response.status_code = 200
     log.info("person enrolled", extra={"person_id": enrolment.person_id, "images": len(images)})
+    # PENDING images with faces may show the new person: identify them again (one batch here,
+    # the rest by the retry job's `pending_after_enrolment`).
+    requeued = state.requeue(PENDING_BEFORE_ENROLMENT, {"limit": REQUEUE_AFTER_ENROLMENT}, reason="enrolment")
     return {
         "id": enrolment.person_id,
         "name": body.name,
         "created": enrolment.created,
+        "requeued": len(requeued),
         "images": [
             {"id": i, "path": img.path} for i, img in zip(enrolment.person_image_ids, images, strict=True)
         ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,8 +12,11 @@ from kubeface.db import Database
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
 from kubeface.queue import NsqPublisher
 from kubeface.recognizer_channel import recognizer_channel
+from kubeface.retry import BACK_TO_QUEUE, requeue_where
 from kubeface.settings import Settings
 from receiver.ingest import IngestBatcher
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,8 +42,17 @@ class ReceiverState:
             image_root=settings.resolved_image_root,
             max_batch=settings.receiver_max_batch,
             recognizer_timeout=settings.recognizer_timeout_seconds,
-            ingest=IngestBatcher(db, publisher),
+            ingest=IngestBatcher(db, publisher, crash_after_commit=settings.fault_crash_after_commit),
         )
+
+    def requeue(self, predicate: str, params: dict, reason: str) -> list[int]:
+        """Move matching final rows back to QUEUED and publish exactly the ids this call won."""
+        won = requeue_where(self.db, predicate, BACK_TO_QUEUE, params, dry_run=False)
+        # If the publish fails the rows stay QUEUED; the retry job re-publishes them after the lease.
+        self.publisher.publish(won)
+        for image_id in won:
+            log.info("image re-queued", extra={"image_id": image_id, "reason": reason})
+        return won
 
     def close(self) -> None:
         self.ingest.close()  # first: it still commits and publishes what is queued

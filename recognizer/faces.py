@@ -11,11 +11,21 @@ from types import ModuleType
 import cv2
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
+from prometheus_client import Histogram
 
 from kubeface.settings import DetectionModel
 
 # Beyond this many pixels an image is refused rather than decoded (decompression bombs).
 MAX_IMAGE_PIXELS = 80_000_000
+
+
+_STAGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8)
+DETECT_SECONDS = Histogram(
+    "recognizer_detect_seconds", "Face detection time per image", buckets=_STAGE_BUCKETS
+)
+ENCODE_SECONDS = Histogram(
+    "recognizer_encode_seconds", "Encoding time per image (all faces)", buckets=_STAGE_BUCKETS
+)
 
 
 class ImageError(Exception):
@@ -150,11 +160,13 @@ class FaceDetector:
 
     def find_faces(self, image: np.ndarray) -> list[FoundFace]:
         with self._dlib_lock:
-            boxes = self._locate(image)
+            with DETECT_SECONDS.time():
+                boxes = self._locate(image)
             if not boxes:
                 return []
             locations = [(b.top, b.right, b.bottom, b.left) for b in boxes]
-            encodings = self._fr.face_encodings(image, known_face_locations=locations)
+            with ENCODE_SECONDS.time():
+                encodings = self._fr.face_encodings(image, known_face_locations=locations)
         return [
             FoundFace(box, np.asarray(enc, dtype=np.float64))
             for box, enc in zip(boxes, encodings, strict=True)

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 RPC_SECONDS = Histogram("recognizer_rpc_seconds", "Time per RPC", ["method", "code"])
 FACES_FOUND = Counter("recognizer_faces_found_total", "Faces found by Identify")
+FACES_PER_IMAGE = Histogram(
+    "recognizer_faces_per_image", "Faces found in one Identify", buckets=(0, 1, 2, 3, 5, 10, 20)
+)
 
 # The one place where domain errors become gRPC codes. The processor treats these codes as
 # "the image is bad": the row fails and the breaker does not count them.
@@ -71,6 +74,7 @@ class RecognizerServicer(pb_grpc.RecognizerServicer):
             gallery = store.gallery  # one snapshot for the whole request
             matches = gallery.nearest([face.encoding for face in found])
             FACES_FOUND.inc(len(found))
+            FACES_PER_IMAGE.observe(len(found))
             faces = []
             for face, match in zip(found, matches, strict=True):
                 entry = pb.Face(box=_pb_box(face.box))

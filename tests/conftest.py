@@ -256,7 +256,14 @@ def _start_mesh(
 
 # Fast and isolated first, then the shared mesh; the browser (whose Playwright loop stays in the
 # main thread) and the fault tests (which restart servers) last.
-_SUITE_ORDER = ("tests/unit/", "tests/k8s/", "tests/integration/", "tests/browser/", "tests/chaos/")
+_SUITE_ORDER = (
+    "tests/unit/",
+    "tests/k8s/",
+    "tests/integration/",
+    "tests/load/",
+    "tests/browser/",
+    "tests/chaos/",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -74,3 +74,22 @@ def test_enrolment_is_refreshed_when_rows_are_added_without_encodings(mesh):
     time.sleep(1.5)
     image = mesh.wait_final(mesh.post("obama_partial_face2.jpg")["id"])
     assert image["person"] == "obama"
+
+
+def test_enrolling_someone_re_identifies_pending_images_they_are_in(mesh):
+    shutil.copy(mesh.image_root / "obama2.jpg", mesh.image_root / "lookalike_pending.jpg")
+    # A PENDING row with a face, finished before the enrolment below.
+    image = mesh.wait_final(mesh.post("lookalike_pending.jpg")["id"])
+    assert image["person"] == "obama"
+    mesh.sql("UPDATE images SET status = 'PENDING', person_id = NULL WHERE id = %s", (image["id"],))
+    shutil.copy(mesh.image_root / "obama.jpg", mesh.image_root / "known" / "obama_again.jpg")
+    with mesh.api() as api:
+        response = api.post("/person", json={"name": "obama", "paths": ["known/obama_again.jpg"]})
+    assert response.status_code == 200 and response.json()["requeued"] >= 1
+    deadline = time.monotonic() + 60
+    while mesh.wait_final(image["id"])["status"] == "PENDING" and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert (mesh.wait_final(image["id"])["status"], mesh.wait_final(image["id"])["person"]) == (
+        "PROCESSED",
+        "obama",
+    )

@@ -63,3 +63,16 @@ def test_migrations_applied_twice_are_a_no_op(mesh):
     assert result.returncode == 0, result.stderr
     assert '"applied": []' in result.stdout
     assert mesh.sql("SELECT COUNT(*) AS n FROM _yoyo_migration")[0]["n"] == before > 0
+
+
+def test_recognizer_exports_stage_timings_and_faces_per_image(mesh, stub):
+    stub.Identify(pb.IdentifyRequest(image_path="two_faces.jpg"), timeout=60)
+    url = f"http://127.0.0.1:{mesh.env['RECOGNIZER_METRICS_PORT']}/metrics"
+    for name in (
+        "recognizer_detect_seconds_count",
+        "recognizer_encode_seconds_count",
+        "recognizer_known_faces",
+    ):
+        assert mesh.metric(url, name) >= 1, name
+    assert mesh.metric(url, 'recognizer_faces_per_image_bucket{le="2.0"}') >= 1
+    assert mesh.metric(url, 'recognizer_rpc_seconds_count{code="OK",method="Identify"}') >= 1

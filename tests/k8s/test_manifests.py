@@ -503,12 +503,13 @@ def test_production_network_policies() -> None:
             for peer in rule.get("from", [])
         )
 
-    def clients_of(target: str) -> set[str]:
+    def clients_of(target: str, port: str | None = None) -> set[str]:
         return {
             name
             for p in policies.values()
             if selects(p["spec"]["podSelector"], pods[target])
             for rule in p["spec"].get("ingress", [])
+            if port is None or port in {entry.get("port") for entry in rule.get("ports", [])}
             for peer in rule.get("from", [])
             if "podSelector" in peer
             for name, labels in pods.items()
@@ -517,7 +518,9 @@ def test_production_network_policies() -> None:
 
     exposed = {name for name in pods if reachable_from_namespaces(name)}
     assert exposed == {"receiver", "frontend"}
-    assert clients_of("recognizer") == {"processor", "receiver"}
-    assert clients_of("nsqd") <= {"receiver", "processor", "retry"}
+    assert clients_of("recognizer", port="grpc") == {"processor", "receiver"}
+    assert clients_of("recognizer") == {"processor", "receiver", "frontend"}  # frontend: metrics only
+    assert clients_of("nsqd", port="tcp") <= {"receiver", "processor", "retry"}
+    assert clients_of("nsqd") <= {"receiver", "processor", "retry", "frontend"}  # frontend: /stats
     assert clients_of("nsqlookupd") <= {"nsqd", "receiver", "processor", "retry"}
     assert "allow-mysql-clients" not in policies  # MySQL is external in production
