@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from kubeface.db import Database
 from kubeface.images import ImageStatus
+from kubeface.queue import waiting_messages
 from kubeface.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,6 @@ class BacklogCollector(Collector):
         self._db = db
         self._stats_url = f"http://{settings.nsqd_http_address}/stats"
         self._topic = settings.nsq_topic
-        self._channel = settings.nsq_channel
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         # Lets the registry learn the names without querying MySQL and nsqd at registration.
@@ -74,11 +74,4 @@ class BacklogCollector(Collector):
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("backlog metrics: nsqd stats unreachable: %s", exc)
             return None
-        for topic in stats.get("topics", []):
-            if topic.get("topic_name") != self._topic:
-                continue
-            for channel in topic.get("channels", []):
-                if channel.get("channel_name") == self._channel:
-                    return float(channel.get("depth", 0) + channel.get("deferred_count", 0))
-            return float(topic.get("depth", 0))  # no consumer has made the channel yet
-        return 0.0
+        return float(waiting_messages(stats, self._topic))

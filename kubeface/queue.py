@@ -51,6 +51,22 @@ class ImageMessage:
         return cls(value, request_id[:64] if request_id else None)
 
 
+def waiting_messages(stats: dict, topic: str) -> int:
+    """Messages of `topic` not yet finished, from nsqd's /stats?format=json.
+
+    The topic's own depth (not yet copied to a channel) plus each channel's ready and deferred
+    messages (deferred: requeued with a delay, say while the breaker is open).
+    """
+    # nsqd 1.x answers at the top level; older versions wrapped the stats in "data".
+    topics = stats.get("topics") or stats.get("data", {}).get("topics") or []
+    depth = 0
+    for found in topics:
+        if found.get("topic_name") == topic:
+            depth += found.get("depth", 0)
+            depth += sum(c.get("depth", 0) + c.get("deferred_count", 0) for c in found.get("channels", []))
+    return depth
+
+
 class PublishError(RuntimeError):
     """nsqd did not take the message; the caller must not claim it was queued."""
 

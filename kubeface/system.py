@@ -12,6 +12,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubeface.db import Database
+from kubeface.queue import waiting_messages
 from kubeface.settings import Settings
 
 SCRAPE_TIMEOUT_SECONDS = 1.0
@@ -67,27 +68,30 @@ def _metrics(client: httpx.Client, url: str) -> dict[str, list]:
     return {family.name: family.samples for family in text_string_to_metric_families(response.text)}
 
 
-def _scrape_processor(client: httpx.Client, url: str, snap: Snapshot) -> None:
+def _families(client: httpx.Client, url: str, what: str, snap: Snapshot) -> dict[str, list] | None:
     try:
-        families = _metrics(client, url)
+        return _metrics(client, url)
     except httpx.HTTPError as exc:
-        snap.problems.append(f"processor metrics at {url} unreadable: {exc}")
+        snap.problems.append(f"{what} metrics at {url} unreadable: {exc}")
+        return None
+
+
+def _scrape_processor(client: httpx.Client, url: str, snap: Snapshot) -> None:
+    families = _families(client, url, "processor", snap)
+    if families is None:
         return
     for sample in families.get("processor_breaker_open", []):
         snap.breaker = "open" if sample.value >= 1 else "closed"
     for sample in families.get("processor_in_flight", []):
         snap.in_flight = int(sample.value)
-    # The counter was first named processor_outcomes_total; read either name.
-    for sample in families.get("processor_messages", []) + families.get("processor_outcomes", []):
+    for sample in families.get("processor_messages", []):
         if sample.name.endswith("_total"):
             snap.outcomes[sample.labels.get("outcome", "?")] = sample.value
 
 
 def _scrape_recognizer(client: httpx.Client, url: str, snap: Snapshot) -> None:
-    try:
-        families = _metrics(client, url)
-    except httpx.HTTPError as exc:
-        snap.problems.append(f"recognizer metrics at {url} unreadable: {exc}")
+    families = _families(client, url, "recognizer", snap)
+    if families is None:
         return
     for sample in families.get("recognizer_known_faces", []):
         snap.known_faces = int(sample.value)
@@ -106,15 +110,7 @@ def _scrape_nsqd(client: httpx.Client, url: str, topic: str, snap: Snapshot) -> 
     except (httpx.HTTPError, ValueError) as exc:
         snap.problems.append(f"nsqd stats at {url} unreadable: {exc}")
         return
-    # nsqd 1.x answers the stats at the top level; older versions wrapped them in "data".
-    topics = stats.get("topics") or stats.get("data", {}).get("topics") or []
-    depth = 0
-    for found in topics:
-        if found.get("topic_name") == topic:
-            depth += found.get("depth", 0)
-            # Deferred messages (requeued with a delay, e.g. while the breaker is open) wait too.
-            depth += sum(c.get("depth", 0) + c.get("deferred_count", 0) for c in found.get("channels", []))
-    snap.queue_depth = depth
+    snap.queue_depth = waiting_messages(stats, topic)
 
 
 def recent_outcomes(db: Database, minutes: int = RECENT_MINUTES) -> dict[str, int]:
