@@ -99,7 +99,9 @@ def load_image(path: Path) -> np.ndarray:
     except Image.DecompressionBombError as exc:
         raise NotAnImage(f"image claims too many pixels: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise NotAnImage(f"{path.name!r} is not a readable image: {exc}") from exc
+        # PIL names the file by its absolute path; clients should not learn the server's layout.
+        reason = str(exc).replace(f"'{path}'", f"'{path.name}'").replace(str(path), path.name)
+        raise NotAnImage(f"{path.name!r} is not a readable image: {reason}") from exc
 
 
 # dlib's HOG detector scans an image pyramid that shrinks by 5/6 per level, and the upsample

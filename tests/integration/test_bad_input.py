@@ -161,6 +161,7 @@ def test_unusable_files_end_failed_with_the_reason(mesh, odd_files, path, code):
     image = mesh.wait_final(mesh.post(path)["id"])
     assert image["status"] == "FAILED"
     assert image["detail"].startswith(code), image["detail"]
+    assert str(mesh.image_root) not in image["detail"], "the detail must not reveal server paths"
 
 
 USABLE_FILES = [
