@@ -16,6 +16,7 @@ help:
 	@echo "make run    start the whole mesh on loopback (Ctrl-C stops it)"
 	@echo "make test   run the test suite (starts private servers)"
 	@echo "make chaos  the fault tests, full length (CHAOS_FULL=1: 30 s recognizer outage, longer streams)"
+	@echo "make load   the load test for 5 minutes (figures in test-artifacts/load/summary.json)"
 	@echo "make retry  one pass of the retry job against the local mesh"
 	@echo "make check  ruff lint and format check"
 	@echo "make bench  the benchmark suite: report and plots in bench-results/ (BENCH_QUICK=1: ~3 min)"
