@@ -55,18 +55,6 @@ class Posted:
     created: bool
 
 
-def insert_image(db: Database, relative_path: str) -> Posted:
-    """Store a posted path, or return the row that already holds it."""
-    digest = path_hash(relative_path)
-    with db.transaction() as cur:
-        cur.execute("INSERT IGNORE INTO images (path, path_hash) VALUES (%s, %s)", (relative_path, digest))
-        if cur.rowcount == 1:
-            return Posted(cur.lastrowid, ImageStatus.QUEUED, created=True)
-        cur.execute("SELECT id, status FROM images WHERE path_hash = %s", (digest,))
-        row = cur.fetchone()
-    return Posted(row["id"], ImageStatus(row["status"]), created=False)
-
-
 def insert_images(db: Database, relative_paths: list[str]) -> list[Posted]:
     """Store many posted paths in one transaction; one Posted per path, in order.
 

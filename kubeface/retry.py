@@ -34,7 +34,7 @@ _REQUEUE = {
     "failed": (_FAILED_DUE, BACK_TO_QUEUE),
     "stale_processing": (
         _PROCESSING_STALE,
-        "status = 'QUEUED', claim_token = NULL, queued_at = NOW(6), detail = 'lease expired; re-queued'",
+        BACK_TO_QUEUE + ", detail = 'lease expired; re-queued'",
     ),
     "stale_queued": (_QUEUED_STALE, "queued_at = NOW(6)"),
     "pending_after_enrolment": (PENDING_BEFORE_ENROLMENT, BACK_TO_QUEUE),

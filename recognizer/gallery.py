@@ -122,16 +122,20 @@ class GalleryStore:
         self._encode_path = encode_path
         self._image_root = image_root
         self._gallery = Gallery.of([])
+        # Set only after the faces up to that id are in `_gallery` (and zeroed before a reload
+        # empties it), so a reader taking `loaded_through` first never claims more than it has.
         self._last_id = 0
         self._rows_seen = 0
-        # Trails `gallery`: set only after the faces up to that id are in it, so a reader that
-        # takes this first and the gallery second never claims more than it has.
-        self.loaded_through = 0
         self._lock = threading.Lock()  # serialises refreshes, never requests
 
     @property
     def gallery(self) -> Gallery:
         return self._gallery
+
+    @property
+    def loaded_through(self) -> int:
+        """The highest person_images id whose face is in `gallery` (never more)."""
+        return self._last_id
 
     def refresh(self) -> int:
         """Load rows added since the last refresh (everything after a deletion); return how many."""
@@ -141,8 +145,8 @@ class GalleryStore:
                 totals = cur.fetchone()
             if totals["n"] < self._rows_seen or totals["last"] < self._last_id:
                 log.info("known faces were removed; reloading all")
-                self.loaded_through = 0
-                self._gallery, self._last_id, self._rows_seen = Gallery.of([]), 0, 0
+                self._last_id, self._rows_seen = 0, 0
+                self._gallery = Gallery.of([])
             added = 0
             # In pages, so that a million known faces never sit in memory as a million dicts.
             while totals["last"] > self._last_id:
@@ -158,7 +162,6 @@ class GalleryStore:
                 page = self._page_gallery(rows)
                 self._gallery = self._gallery.extended(page)
                 self._last_id = rows[-1]["id"]
-                self.loaded_through = self._last_id
                 self._rows_seen += len(rows)
                 added += len(page)
             if added:

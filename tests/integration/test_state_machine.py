@@ -16,7 +16,7 @@ from kubeface.images import (
     claim_image,
     complete_image,
     get_status,
-    insert_image,
+    insert_images,
     release_claim,
 )
 from kubeface.settings import Settings
@@ -48,7 +48,7 @@ def test_competing_workers_never_both_finish_an_image(database):
     class ImageRow(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            self.image_id = insert_image(database, f"state-machine/{next(_serial)}.jpg").image_id
+            self.image_id = insert_images(database, [f"state-machine/{next(_serial)}.jpg"])[0].image_id
             self.claims: dict[str, object] = {}
             self.spent: list[object] = []  # claims released or used: they must never work again
             self.finished_by: list[str] = []
