@@ -1,7 +1,9 @@
 """Item 4: accepted posts per second at several concurrencies; each 202 means committed and published.
 
 The load comes from a small asyncio HTTP/1.1 client with keep-alive connections: cheap enough
-that the receiver, not the client, is what gets measured on a 2-core machine.
+that the receiver, not the client, is what gets measured on a 2-core machine. It is measured
+with one receiver process and with two replicas (k8s/base runs two), the client spreading its
+connections over them as a Service does.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import uuid
 
 from bench.stats import percentile, rss_mb
 from tests.conftest import API_TOKEN
+from tests.servers import free_port
 
 
 async def _worker(host, port, paths, latencies, statuses) -> None:
@@ -38,54 +41,72 @@ async def _worker(host, port, paths, latencies, statuses) -> None:
         writer.close()
 
 
-async def _load(host: str, port: int, concurrency: int, count: int) -> tuple[float, list[float], list[int]]:
+async def _load(
+    host: str, ports: list[int], concurrency: int, count: int
+) -> tuple[float, list[float], list[int]]:
     tag = uuid.uuid4().hex[:8]
     paths = [f"bench-ingest/{tag}/{i}.jpg" for i in range(count)]
     latencies: list[float] = []
     statuses: list[int] = []
     started = time.perf_counter()
-    await asyncio.gather(*(_worker(host, port, paths, latencies, statuses) for _ in range(concurrency)))
+    await asyncio.gather(
+        *(_worker(host, ports[i % len(ports)], paths, latencies, statuses) for i in range(concurrency))
+    )
     return time.perf_counter() - started, latencies, statuses
 
 
-def run(report, mesh, levels: list[int], count: int, rounds: int) -> dict:
+def run(report, mesh, levels: list[int], count: int, rounds: int, replicas: tuple[int, ...] = (1, 2)) -> dict:
     mesh.stop("processor")  # only the receiver, MariaDB and nsqd on the cores
     host, port = mesh.receiver_url.removeprefix("http://").split(":")
-    results = {}
-    for concurrency in levels:
-        best = None
-        for _ in range(rounds):
-            seconds, latencies, statuses = asyncio.run(_load(host, int(port), concurrency, count))
-            accepted = sum(1 for s in statuses if s == 202)
-            run_result = {
-                "rate": accepted / seconds,
-                "p50": percentile(latencies, 50),
-                "p99": percentile(latencies, 99),
-                "refused": len(statuses) - accepted,
-            }
-            best = run_result if best is None else best
-            results.setdefault(concurrency, []).append(run_result)
-        runs = results[concurrency]
-        results[concurrency] = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in best}
+    ports = [int(port)]
+    results: dict[int, dict[int, dict]] = {}
+    for replica_count in replicas:
+        while len(ports) < replica_count:
+            ports.append(free_port())
+            mesh.start("receiver", instance=f"receiver-{len(ports)}", env={"RECEIVER_PORT": str(ports[-1])})
+        by_level = results.setdefault(replica_count, {})
+        for concurrency in levels:
+            runs = []
+            for _ in range(rounds):
+                seconds, latencies, statuses = asyncio.run(
+                    _load(host, ports[:replica_count], concurrency, count)
+                )
+                accepted = sum(1 for s in statuses if s == 202)
+                runs.append(
+                    {
+                        "rate": accepted / seconds,
+                        "p50": percentile(latencies, 50),
+                        "p99": percentile(latencies, 99),
+                        "refused": len(statuses) - accepted,
+                    }
+                )
+            by_level[concurrency] = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}
     receiver_rss = rss_mb(mesh.services["receiver"].popen.pid)
+    for instance in range(2, len(ports) + 1):
+        mesh.stop(f"receiver-{instance}")
     report.section(
         "4. Receiver ingest",
         f"`POST /image/post` with new paths, {count} posts per run, median of {rounds} runs; "
         "a 202 comes only after the row is committed in MariaDB and nsqd accepted the id "
         "(group commit and one MPUB per batch, `receiver/ingest.py`). Processor stopped. "
-        f"Receiver RSS afterwards: {receiver_rss:.0f} MB.",
+        "One receiver process, then two replicas on the same cores (the client spreads its "
+        f"connections over them, as a Service does). Receiver RSS afterwards: {receiver_rss:.0f} MB.",
     )
     report.table(
-        ["concurrency", "accepted posts/s", "p50 ms", "p99 ms", "not 202"],
-        [[c, r["rate"], r["p50"] * 1000, r["p99"] * 1000, r["refused"]] for c, r in results.items()],
+        ["receivers", "concurrency", "accepted posts/s", "p50 ms", "p99 ms", "not 202"],
+        [
+            [n, c, r["rate"], r["p50"] * 1000, r["p99"] * 1000, r["refused"]]
+            for n, by_level in results.items()
+            for c, r in by_level.items()
+        ],
     )
     report.lines(
         "ingest",
         "Accepted posts per second",
         levels,
-        {"posts/s": [results[c]["rate"] for c in levels]},
+        {f"{n} receiver{'s' if n > 1 else ''}": [results[n][c]["rate"] for c in levels] for n in results},
         xscale="log",
         xlabel="concurrent clients",
         ylabel="posts/s",
     )
-    return {"levels": results, "receiver_rss_mb": receiver_rss}
+    return {"replicas": results, "receiver_rss_mb": receiver_rss}

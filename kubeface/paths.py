@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 MAX_PATH_LENGTH = 1024
@@ -32,7 +33,7 @@ def resolve_image_path(root: Path, raw: str) -> ImagePath:
         raise PathRejected("path contains a backslash; use '/' as the separator")
     if any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in raw.split("/")):
         raise PathRejected(f"a file or folder name in the path is longer than {MAX_NAME_BYTES} bytes")
-    root = root.resolve()
+    root = _resolved(root)
     candidate = Path(os.path.normpath(root / raw))  # an absolute `raw` replaces the root here
     if not candidate.is_relative_to(root) or candidate == root:
         raise PathRejected(f"path {raw!r} is outside the image root; send a path inside it")
@@ -44,3 +45,9 @@ def resolve_image_path(root: Path, raw: str) -> ImagePath:
     if not relative.strip():  # "sub/../ " normalises to a blank name
         raise PathRejected("path names no file; send a file path relative to the image root")
     return ImagePath(relative=relative, absolute=real)
+
+
+@lru_cache(maxsize=16)
+def _resolved(root: Path) -> Path:
+    # A service has one image root; resolving it once spares a system call per path component.
+    return root.resolve()

@@ -20,6 +20,8 @@ def run(settings: Settings) -> None:
         log_config=None,  # keep our JSON logging
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         limit_concurrency=1024,
+        loop="uvloop",  # both pinned in pyproject: named here so that a missing one fails loudly
+        http="httptools",
     )
 
 

@@ -12,8 +12,8 @@ import logging
 import os
 import queue
 import threading
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass
 
 import pymysql
 from prometheus_client import Histogram
@@ -37,7 +37,7 @@ _ATTEMPTS = 3
 class _Post:
     relative_path: str
     request_id: str | None
-    future: Future = field(default_factory=Future)
+    future: asyncio.Future
 
 
 class IngestBatcher:
@@ -63,17 +63,16 @@ class IngestBatcher:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, relative_paths: list[str]) -> list[Future]:
-        """Queue paths (already checked); each future gives its Posted or the batch's error."""
+    async def post(self, relative_paths: list[str]) -> list[Posted]:
+        """Commit and publish paths (already checked); raises the batch's error (PublishError, MySQL)."""
+        loop = asyncio.get_running_loop()
         request_id = request_id_var.get()
-        posts = [_Post(path, request_id) for path in relative_paths]
+        posts = [_Post(path, request_id, loop.create_future()) for path in relative_paths]
         for post in posts:
             self._queue.put(post)
-        return [post.future for post in posts]
-
-    async def post(self, relative_paths: list[str]) -> list[Posted]:
-        """Await the paths' outcomes; raises the first error (PublishError, a MySQL error)."""
-        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in self.submit(relative_paths))))
+        if len(posts) == 1:  # the common case, without gather's bookkeeping
+            return [await posts[0].future]
+        return list(await asyncio.gather(*(post.future for post in posts)))
 
     def close(self) -> None:
         for _ in self._threads:
@@ -96,8 +95,9 @@ class IngestBatcher:
                     stopping = True
                     break
                 batch.append(post)
-            # A running future can no longer be cancelled; a cancelled one's client has gone.
-            batch = [post for post in batch if post.future.set_running_or_notify_cancel()]
+            # A cancelled post's client has gone: leave its path out. One cancelled after this
+            # check is committed anyway, as the client may have been told nothing either way.
+            batch = [post for post in batch if not post.future.cancelled()]
             if batch:
                 self._commit(batch)
             if stopping:
@@ -121,11 +121,9 @@ class IngestBatcher:
                     messages.append(ImageMessage(result.image_id, post.request_id))
             self._publisher.publish_messages(messages)
         except Exception as exc:  # noqa: BLE001 - every waiting request gets the cause
-            for post in batch:
-                post.future.set_exception(exc)
+            _settle(batch, [exc] * len(batch))
             return
-        for post, result in zip(batch, posted, strict=True):
-            post.future.set_result(result)
+        _settle(batch, posted)
 
     def _insert(self, paths: list[str]) -> list[Posted]:
         for attempt in range(1, _ATTEMPTS + 1):
@@ -136,3 +134,25 @@ class IngestBatcher:
                     raise
                 log.warning("ingest batch retried after MySQL error %s", exc.args[0])
         raise AssertionError("unreachable")
+
+
+def _settle(batch: list[_Post], outcomes: list) -> None:
+    """Hand each post its outcome on its event loop: one wake-up per loop and batch, not per post."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Post, object]]] = defaultdict(list)
+    for post, outcome in zip(batch, outcomes, strict=True):
+        by_loop[post.future.get_loop()].append((post, outcome))
+    for loop, settled in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_set_outcomes, settled)
+        except RuntimeError:  # that loop has closed: nobody waits for these answers any more
+            log.warning("ingest outcomes dropped: their event loop has closed", extra={"posts": len(settled)})
+
+
+def _set_outcomes(settled: list[tuple[_Post, object]]) -> None:
+    for post, outcome in settled:
+        if post.future.done():  # cancelled meanwhile: the client has gone
+            continue
+        if isinstance(outcome, BaseException):
+            post.future.set_exception(outcome)
+        else:
+            post.future.set_result(outcome)

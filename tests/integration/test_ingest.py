@@ -3,6 +3,7 @@ still means the row is committed and its id is on nsqd."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -94,10 +95,13 @@ def test_an_unpublished_batch_fails_every_post_but_keeps_the_rows(mesh):
     batcher = IngestBatcher(db, publisher)
     tag = uuid.uuid4().hex[:8]
     try:
-        futures = batcher.submit([f"ingest-{tag}/{i}.jpg" for i in range(5)])
-        for future in futures:
-            with pytest.raises(PublishError):
-                future.result(timeout=30)
+
+        async def post_each() -> list:
+            posts = (batcher.post([f"ingest-{tag}/{i}.jpg"]) for i in range(5))
+            return await asyncio.wait_for(asyncio.gather(*posts, return_exceptions=True), 30)
+
+        outcomes = asyncio.run(post_each())
+        assert all(isinstance(outcome, PublishError) for outcome in outcomes), outcomes
     finally:
         batcher.close()
         publisher.close()
