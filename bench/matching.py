@@ -59,8 +59,9 @@ def run(report, queries: int, sizes: list[int] = SIZES) -> dict:
         results[size] = json.loads(out.stdout)
     report.section(
         "5. Matching against many known faces (one core)",
-        f"Random unit vectors of dimension 128; exact nearest neighbour (`Gallery.nearest`: float32 "
-        f"matrix-vector product with precomputed norms, near-ties re-checked in float64); median of "
+        f"Random unit vectors of dimension 128; exact nearest neighbour (`Gallery.nearest`: a float16 "
+        f"SIMD scan with faiss, its best candidates re-ranked in float64, or a float32 scan when "
+        f"float16 cannot separate them); median of "
         f"{queries} single-face queries; `OPENBLAS_NUM_THREADS=1`, pinned to one core.",
     )
     rows = []

@@ -9,6 +9,7 @@ import sys
 import threading
 from concurrent import futures
 
+import faiss
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import Gauge, start_http_server
@@ -29,6 +30,9 @@ KNOWN_FACES = Gauge("recognizer_known_faces", "Known faces in the gallery")
 
 
 def run(settings: Settings, *, reuse_port: bool = False) -> None:
+    # One recognition at a time per process (dlib is serial): OpenMP threads in the matching
+    # scan would only contend with the other processes for the cores.
+    faiss.omp_set_num_threads(1)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -75,3 +75,17 @@ def test_extended_keeps_every_face_and_name():
     [match] = gallery.nearest([second[1].encoding])
     assert (match.person_image_id, match.person_name) == (second[1].person_image_id, "later")
     assert match.distance < 1e-6
+
+
+def test_a_crowd_of_near_ties_beyond_the_scan_candidates_is_still_settled_exactly():
+    # 100 faces with one float16 code (more than the scan hands on); the last one is nearest,
+    # which only float32 can see. Components of 0.02-0.06 have float16 steps of ~1e-5.
+    rng = np.random.default_rng(7)
+    base = (rng.choice([-1, 1], 128) * rng.uniform(0.02, 0.06, 128)).astype(np.float16).astype(np.float64)
+    crowd = [base + rng.uniform(1e-7, 2e-7, 128) for _ in range(99)] + [base]
+    faces = [KnownFace(i + 1, i + 1, f"p{i}", encoding) for i, encoding in enumerate(crowd)]
+    faces += _faces(5000, seed=8)  # and plenty of faces far away
+    gallery = Gallery.of(faces)
+    [match] = gallery.nearest([base])
+    assert match.person_image_id == 100
+    assert match.distance < 1e-6
