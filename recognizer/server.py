@@ -15,6 +15,7 @@ from kubeface.logs import REQUEST_ID_HEADER, request_id_var
 from kubeface.paths import PathRejected, resolve_image_path
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
+from recognizer.batching import FaceBatcher, RequestGone
 from recognizer.faces import Box, FaceDetector, ImageNotFound, NoFaceFound, NotAnImage, load_image
 from recognizer.gallery import GalleryStore
 
@@ -45,6 +46,7 @@ class NotReady(Exception):
 
 
 ERROR_CODES[NotReady] = grpc.StatusCode.UNAVAILABLE
+ERROR_CODES[RequestGone] = grpc.StatusCode.CANCELLED
 
 
 class RecognizerServicer(pb_grpc.RecognizerServicer):
@@ -54,22 +56,24 @@ class RecognizerServicer(pb_grpc.RecognizerServicer):
         self._image_root = image_root
         self._tolerance = tolerance
         self._detector: FaceDetector | None = None
+        self._batcher: FaceBatcher | None = None
         self._gallery_store: GalleryStore | None = None
 
-    def attach(self, detector: FaceDetector, gallery_store: GalleryStore) -> None:
+    def attach(self, detector: FaceDetector, batcher: FaceBatcher, gallery_store: GalleryStore) -> None:
         self._gallery_store = gallery_store
+        self._batcher = batcher
         self._detector = detector
 
-    def _ready(self) -> tuple[FaceDetector, GalleryStore]:
-        if self._detector is None or self._gallery_store is None:
+    def _ready(self) -> tuple[FaceDetector, FaceBatcher, GalleryStore]:
+        if self._detector is None or self._batcher is None or self._gallery_store is None:
             raise NotReady("the recognizer is still loading its models and known faces")
-        return self._detector, self._gallery_store
+        return self._detector, self._batcher, self._gallery_store
 
     def Identify(self, request: pb.IdentifyRequest, context: grpc.ServicerContext) -> pb.IdentifyResponse:
         with _rpc("Identify", request.image_path, context):
-            detector, store = self._ready()
+            detector, batcher, store = self._ready()
             image = load_image(resolve_image_path(self._image_root, request.image_path).absolute)
-            found = detector.find_faces(image)
+            found = batcher.find_faces(image, context.is_active)  # with concurrent requests' images
             loaded_through = store.loaded_through  # read before the gallery: never overstated
             gallery = store.gallery  # one snapshot for the whole request
             matches = gallery.nearest([face.encoding for face in found])
@@ -95,7 +99,7 @@ class RecognizerServicer(pb_grpc.RecognizerServicer):
 
     def Encode(self, request: pb.EncodeRequest, context: grpc.ServicerContext) -> pb.EncodeResponse:
         with _rpc("Encode", request.image_path, context):
-            detector, _ = self._ready()
+            detector, _, _ = self._ready()
             image = load_image(resolve_image_path(self._image_root, request.image_path).absolute)
             face, count = detector.encode_largest(image)
             return pb.EncodeResponse(
