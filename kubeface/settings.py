@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     # photos whose faces are over ~80 px at the detection scale).
     detection_adaptive_upsample: bool = True
     # How long the recognizer holds the first image of a batch for concurrent requests' images
-    # to join it (recognizer/batching.py). Unset: 5 ms when dlib uses a GPU, else 0 (a batch is
+    # to join it (recognizer/batching.py). "auto": 5 ms when dlib uses a GPU, else 0 (a batch is
     # then what queued while the previous one ran). A batch holds at most RECOGNIZER_WORKERS images.
     recognizer_batch_wait_ms: float | None = Field(default=None, ge=0, le=1000)
     # Recognizer server processes sharing RECOGNIZER_PORT (SO_REUSEPORT); one per core.
@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     # What the system panel and `kubeface status` scrape; defaults: 127.0.0.1 and the ports above.
     processor_metrics_url: str | None = None
     recognizer_metrics_url: str | None = None
+
+    @field_validator("recognizer_batch_wait_ms", mode="before")
+    @classmethod
+    def _auto_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "auto") else value
 
     @field_validator("nsqlookupd_http_addresses", mode="before")
     @classmethod

@@ -11,16 +11,17 @@ if compgen -G "$out/dlib-$version-*.whl" >/dev/null; then
     echo "dlib $version (OpenBLAS) already built: $(compgen -G "$out/dlib-$version-*.whl")"
     exit 0
 fi
-if ! dpkg -s libopenblas-dev liblapack-dev >/dev/null 2>&1; then
+if ! dpkg -s libopenblas-dev liblapack-dev cmake g++ >/dev/null 2>&1; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
     $sudo apt-get update -qq
-    $sudo apt-get install -y -qq libopenblas-dev liblapack-dev
+    $sudo apt-get install -y -qq --no-install-recommends libopenblas-dev liblapack-dev cmake g++ make
 fi
 mkdir -p "$out"
 # setup.py passes DLIB_* variables to CMake; CUDA stays off here (a CUDA build needs nvcc and cuDNN).
 export DLIB_USE_CUDA=${DLIB_USE_CUDA:-OFF}
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
-"$python" -m pip wheel -v --no-deps --no-binary dlib "dlib==$version" -w "$out.tmp" >"$out/build.log" 2>&1 \
+# --no-cache-dir: a wheel pip built earlier (other flags, no BLAS) must not stand in for this one.
+"$python" -m pip wheel -v --no-cache-dir --no-deps --no-binary dlib "dlib==$version" -w "$out.tmp" >"$out/build.log" 2>&1 \
     || { tail -40 "$out/build.log"; exit 1; }
 grep -E "BLAS|LAPACK|AVX" "$out/build.log" | sort -u || true
 mv "$out.tmp"/dlib-"$version"-*.whl "$out"/ && rmdir "$out.tmp"

@@ -28,3 +28,13 @@ def test_production_refuses_the_placeholder_password(monkeypatch):
 def test_secrets_do_not_show_in_the_settings_repr(monkeypatch):
     monkeypatch.setenv("MYSQL_PASSWORD", "hunter2-secret")
     assert "hunter2-secret" not in repr(Settings(_env_file=None))
+
+
+def test_batch_wait_is_auto_or_milliseconds(monkeypatch):
+    monkeypatch.setenv("RECOGNIZER_BATCH_WAIT_MS", "auto")
+    assert Settings(_env_file=None).recognizer_batch_wait_ms is None
+    monkeypatch.setenv("RECOGNIZER_BATCH_WAIT_MS", "2.5")
+    assert Settings(_env_file=None).recognizer_batch_wait_ms == 2.5
+    monkeypatch.setenv("RECOGNIZER_BATCH_WAIT_MS", "soon")
+    with pytest.raises(ValidationError, match="recognizer_batch_wait_ms"):
+        Settings(_env_file=None)
