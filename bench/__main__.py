@@ -14,13 +14,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import cold_start, end_to_end, ingest, matching, recognition, service
+from bench import batching, cold_start, end_to_end, ingest, matching, recognition, service
 from bench.mesh import running_mesh
 from bench.photos import photo_set
 from bench.report import Report
 
 log = logging.getLogger("bench")
-SECTIONS = ["recognition", "matching", "service", "e2e", "ingest", "cold_start"]
+SECTIONS = ["recognition", "batching", "matching", "service", "e2e", "ingest", "cold_start"]
 
 
 def main() -> None:
@@ -45,6 +45,9 @@ def main() -> None:
     if "recognition" in only:
         log.info("recognition: baseline against the service pipeline, one core")
         results["recognition"] = recognition.run(report, rounds=2 if quick else 5)
+    if "batching" in only:
+        log.info("batching: one image at a time against batches, on the installed dlib")
+        results["batching"] = batching.run(report, rounds=1 if quick else 3)
     if "matching" in only:
         log.info("matching against many known faces")
         sizes = matching.SIZES if not quick else [1_000, 100_000, 1_000_000]
