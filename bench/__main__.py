@@ -73,10 +73,15 @@ def main() -> None:
                 )
                 results["e2e"]["processor_rss_mb"] = _rss(mesh, "processor")
                 results["e2e"]["frontend_rss_mb"] = _rss(mesh, "frontend")
+                report.section(
+                    "Memory after the end-to-end runs",
+                    f"Processor RSS {results['e2e']['processor_rss_mb']:.0f} MB, frontend RSS "
+                    f"{results['e2e']['frontend_rss_mb']:.0f} MB (target: each at most 150 MB under load).",
+                )
             if "ingest" in only:
                 log.info("receiver ingest")
                 results["ingest"] = ingest.run(
-                    report, mesh, [1, 8, 64, 256], count=600 if quick else 3000, rounds=1 if quick else 3
+                    report, mesh, [1, 8, 64, 256], count=600 if quick else 6000, rounds=1 if quick else 5
                 )
             if "cold_start" in only:
                 log.info("cold start")

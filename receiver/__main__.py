@@ -18,6 +18,7 @@ def run(settings: Settings) -> None:
         host=settings.bind_host,
         port=settings.receiver_port,
         log_config=None,  # keep our JSON logging
+        access_log=False,  # the request metrics and our own event lines say more, for less
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         limit_concurrency=1024,
         loop="uvloop",  # both pinned in pyproject: named here so that a missing one fails loudly
