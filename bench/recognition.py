@@ -153,7 +153,7 @@ def run(report, rounds: int) -> dict:
         f"{len(photos)} photos from `{root}`; each pass in its own process pinned to one core; "
         f"median of {rounds} alternating passes per photo. Baseline: `load_image_file`, HOG with one "
         "upsample at full resolution, `face_encodings`. Service: the recognizer's `FaceDetector` "
-        "(defaults) and float32 matching.",
+        "(defaults) and its matching (`Gallery.nearest`).",
     )
     report.table(["dlib build", "baseline images/s", "service images/s", "service / baseline"], rows)
     report.bars(
