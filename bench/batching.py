@@ -21,16 +21,11 @@ BATCH = 8
 
 
 def worker(rounds: int) -> dict:
-    from kubeface.settings import DetectionModel, Settings
-    from recognizer.faces import FaceDetector, load_image
+    from bench.recognition import default_detector
+    from kubeface.settings import DetectionModel
+    from recognizer.faces import load_image
 
-    defaults = Settings.model_fields
-    detector = FaceDetector(
-        DetectionModel.AUTO,
-        defaults["detection_upsample"].default,
-        defaults["detection_max_side"].default,
-        adaptive_upsample=defaults["detection_adaptive_upsample"].default,
-    )
+    detector = default_detector(DetectionModel.AUTO)
     _, photos, _ = photo_set()
     images = [load_image(photo.path) for photo in photos]
     detector.find_faces_batch(images[:2])  # warm-up (on a GPU: CUDA context, kernels)

@@ -34,17 +34,25 @@ def _baseline(fr):
     return identify, enrol
 
 
-def _service():
-    from kubeface.settings import DetectionModel, Settings
-    from recognizer.faces import FaceDetector, load_image
+def default_detector(model):
+    """The recognizer's FaceDetector with the settings' defaults, but the model given."""
+    from kubeface.settings import Settings
+    from recognizer.faces import FaceDetector
 
     defaults = Settings.model_fields
-    detector = FaceDetector(
-        DetectionModel.HOG,
+    return FaceDetector(
+        model,
         defaults["detection_upsample"].default,
         defaults["detection_max_side"].default,
         adaptive_upsample=defaults["detection_adaptive_upsample"].default,
     )
+
+
+def _service():
+    from kubeface.settings import DetectionModel
+    from recognizer.faces import load_image
+
+    detector = default_detector(DetectionModel.HOG)
 
     def identify(path: Path) -> list[np.ndarray]:
         return [face.encoding for face in detector.find_faces(load_image(path))]
