@@ -11,9 +11,12 @@
 # build, one scan, one tag to roll, and nodes pull the ~400 MB face models layer once.
 # Only the GPU recognizer needs a different base (CUDA) and a dlib compiled against it.
 #
-# Python dependencies are installed exactly as `make` does: face_recognition with --no-deps
-# (it declares `dlib`, a long compile), then the project, whose pins include dlib-bin (prebuilt
-# CPU dlib) and setuptools<81 (face_recognition_models imports pkg_resources).
+# Python dependencies are installed as `make` does: face_recognition with --no-deps (it declares
+# `dlib`), then the project's pins, which include setuptools<81 (face_recognition_models imports
+# pkg_resources). One difference: where `make` takes dlib-bin (prebuilt, no BLAS; quick for
+# tests), the CPU image compiles dlib against OpenBLAS (`make dlib-openblas`, the recommended
+# install): it encodes faces 4.6x faster, and the recognizer's pipeline runs about 3% faster
+# overall, its HOG detection being slower (README, Performance).
 
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 ARG CUDA_DEVEL_IMAGE=nvidia/cuda:12.6.3-cudnn-devel-ubuntu24.04
@@ -76,27 +79,38 @@ CMD ["recognizer"]
 
 ############################ CPU app (default) ############################
 
+# dlib against OpenBLAS, with the same script as `make dlib-openblas` (about 14 minutes on
+# 2 cores; this layer changes only with the script).
+FROM ${PYTHON_IMAGE} AS dlib-openblas
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY tools/build-dlib-openblas.sh /tmp/
+RUN PYTHON=python /tmp/build-dlib-openblas.sh /wheels
+
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first, from pyproject.toml alone, so code changes reuse this (large) layer.
+# Every pin but dlib-bin, which would shadow the OpenBLAS dlib.
 COPY pyproject.toml ./
-RUN pip install --no-deps face_recognition==1.3.0 \
- && python -c "import tomllib; open('/tmp/requirements.txt', 'w').write('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']) + '\n')" \
+COPY --from=dlib-openblas /wheels /wheels
+RUN pip install --no-deps face_recognition==1.3.0 /wheels/dlib-20.0.1-*.whl \
+ && python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write('\n'.join(d for d in deps if not d.lower().startswith('dlib-bin')) + '\n')" \
  && pip install -r /tmp/requirements.txt
 COPY kubeface ./kubeface
 COPY receiver ./receiver
 COPY processor ./processor
 COPY recognizer ./recognizer
 COPY frontend ./frontend
-# The same `pip install .` as `make`; its pins are all satisfied by the layer above.
-RUN pip install . \
- && python -c "import face_recognition, dlib, recognizer.server, kubeface.cli"
+RUN pip install --no-deps .
 
 FROM ${PYTHON_IMAGE} AS app
-RUN groupadd --system --gid 10001 kubeface \
+# The OpenBLAS dlib links libopenblas at run time.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libopenblas0-pthread \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 kubeface \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin kubeface
 COPY --from=builder /opt/venv /opt/venv
 COPY migrations /app/migrations
@@ -106,7 +120,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOME=/tmp \
     BIND_HOST=0.0.0.0 \
     IMAGE_ROOT=/data/images \
-    MIGRATIONS_DIR=/app/migrations
+    MIGRATIONS_DIR=/app/migrations \
+    OPENBLAS_NUM_THREADS=1
+# Fails the build if dlib lost its BLAS or cannot load it.
+RUN python -c "import dlib, face_recognition, recognizer.server, kubeface.cli; assert dlib.DLIB_USE_BLAS"
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8000 8081 50051 9101 9102

@@ -20,7 +20,7 @@ help:
 	@echo "make retry  one pass of the retry job against the local mesh"
 	@echo "make check  ruff lint and format check"
 	@echo "make bench  the benchmark suite: report and plots in bench-results/ (BENCH_QUICK=1: ~3 min)"
-	@echo "make dlib-openblas  build dlib against OpenBLAS (~14 min once) and use it instead of dlib-bin"
+	@echo "make dlib-openblas  recommended for serving: dlib against OpenBLAS (~14 min once) instead of dlib-bin"
 	@echo "make proto  regenerate the gRPC stubs from protos/"
 
 deps: venv mariadb nsq k8s-tools buf promtool

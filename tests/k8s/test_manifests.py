@@ -264,9 +264,11 @@ def test_dockerfile_images_are_pinned_non_root_and_run_kubeface() -> None:
     assert text.count('ENTRYPOINT ["kubeface"]') == 2
     assert text.count(f"USER {UID}:{UID}") == 2
     assert "MIGRATIONS_DIR=/app/migrations" in text and "COPY migrations /app/migrations" in text
-    # The same install commands as `make`.
+    # The same install steps as `make`, with the OpenBLAS dlib of `make dlib-openblas` in the
+    # CPU image instead of dlib-bin, checked at build time.
     assert "pip install --no-deps face_recognition==1.3.0" in text
-    assert "pip install . " in text or "pip install .\n" in text
+    assert "pip install --no-deps ." in text
+    assert "build-dlib-openblas.sh" in text and "assert dlib.DLIB_USE_BLAS" in text
 
 
 # ---------------------------------------------------------------- what an operator would notice
