@@ -77,9 +77,12 @@ def worker(pipeline: str) -> dict:
 
     root, photos, references = photo_set()
     identify, enrol = _baseline(fr) if pipeline == "baseline" else _service()
-    _, baseline_enrol = _baseline(fr)
     own_refs = [enrol(root / ref) for ref in references.values()]
-    baseline_refs = [baseline_enrol(root / ref) for ref in references.values()]
+    if pipeline == "baseline":
+        baseline_refs = own_refs
+    else:
+        _, baseline_enrol = _baseline(fr)
+        baseline_refs = [baseline_enrol(root / ref) for ref in references.values()]
     gallery = Gallery(
         np.arange(len(references)),
         np.arange(len(references)),

@@ -69,9 +69,8 @@ def run(settings: Settings, *, reuse_port: bool = False) -> None:
     )
     store.refresh()
     KNOWN_FACES.set(len(store.gallery))
-    batcher = FaceBatcher(
-        detector, max_batch=settings.recognizer_workers, wait_seconds=batch_wait_seconds(settings, detector)
-    )
+    batch_wait = batch_wait_seconds(settings, detector)
+    batcher = FaceBatcher(detector, max_batch=settings.recognizer_workers, wait_seconds=batch_wait)
     recognizer.attach(detector, batcher, store)
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -81,7 +80,7 @@ def run(settings: Settings, *, reuse_port: bool = False) -> None:
             "known_faces": len(store.gallery),
             "model": detector.model.value,
             "gpu": detector.uses_cuda,
-            "batch_wait_ms": batch_wait_seconds(settings, detector) * 1000,
+            "batch_wait_ms": batch_wait * 1000,
         },
     )
 
