@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pymysql
 import pymysql.cursors
-from tenacity import before_sleep_log, retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from kubeface import schema
 from kubeface.settings import Settings
+from kubeface.startup import retry_at_start
 
 log = logging.getLogger(__name__)
 
 Connection = pymysql.connections.Connection
-
-
-class SchemaMissing(RuntimeError):
-    """The database answers but has no tables (for this account) yet."""
+Cursor = pymysql.cursors.DictCursor
 
 
 def connect(settings: Settings) -> Connection:
@@ -49,26 +48,24 @@ class Database:
         for _ in range(settings.mysql_pool_size):
             self._slots.put(None)
 
-    def wait_until_reachable(self, timeout_seconds: float = 120.0, *, require_schema: bool = True) -> None:
-        """Block until MySQL answers (and the migrations have run), so start order does not matter."""
+    def wait_until_reachable(
+        self,
+        timeout_seconds: float | None = None,
+        *,
+        require_schema: bool = True,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Block until MySQL answers and, with `require_schema`, every migration this code ships
+        is applied (kubeface/schema.py); by default for as long as it takes."""
 
-        @retry(
-            retry=retry_if_exception_type((pymysql.err.OperationalError, SchemaMissing)),
-            wait=wait_exponential(multiplier=0.2, max=5),
-            stop=stop_after_delay(timeout_seconds),
-            before_sleep=before_sleep_log(log, logging.WARNING),
-            reraise=True,
-        )
         def ping() -> None:
             with self.transaction() as cur:
-                # Counts only the tables this account may use, so it works for every service.
-                cur.execute(
-                    "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE()"
-                )
-                if require_schema and cur.fetchone()["n"] == 0:
-                    raise SchemaMissing("no tables yet: run `kubeface migrate`")
+                cur.execute("SELECT 1")
+                if require_schema:
+                    schema.require_schema(cur, self._settings.migrations_dir)
 
-        ping()
+        what = "database schema" if require_schema else "database"
+        retry_at_start(ping, what, timeout_seconds=timeout_seconds, stop=stop)
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:

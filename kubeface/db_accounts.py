@@ -11,26 +11,34 @@ import argparse
 import os
 import sys
 
+# Every service reads which migrations are applied before it starts (kubeface/schema.py).
+_SCHEMA_VERSION = ("SELECT", "_yoyo_migration")
+
 # service -> (privileges, table or table(columns)); "*" is every table of the database.
 GRANTS: dict[str, list[tuple[str, str]]] = {
     "migrate": [("ALL PRIVILEGES", "*")],
     "receiver": [
+        _SCHEMA_VERSION,
         ("SELECT, INSERT, UPDATE", "images"),  # posts; re-queues from operators and enrolment
         ("SELECT", "faces"),
         ("SELECT, INSERT", "person"),
         ("SELECT, INSERT, UPDATE", "person_images"),  # enrolment upserts the cached encoding
+        ("SELECT, UPDATE", "gallery_writes"),  # enrolments take its lock (kubeface/people.py)
     ],
     "processor": [
+        _SCHEMA_VERSION,
         ("SELECT, UPDATE", "images"),  # claim, release, complete
         ("SELECT, INSERT, DELETE", "faces"),
         ("SELECT", "person_images"),  # is the recognizer behind the newest enrolment?
     ],
     "recognizer": [
+        _SCHEMA_VERSION,
         ("SELECT", "person"),
         ("SELECT", "person_images"),
         ("UPDATE (encoding)", "person_images"),  # caches an encoding it had to compute
     ],
     "retry": [
+        _SCHEMA_VERSION,
         ("SELECT, UPDATE", "images"),
         ("SELECT", "faces"),
         ("SELECT", "person_images"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -13,6 +14,18 @@ from datetime import UTC, datetime
 # gRPC metadata → recognizer, and stamped on every log line written on its behalf.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 REQUEST_ID_HEADER = "x-request-id"
+
+
+# A request id from outside (a header, a queue message) is kept only when it is short and plain:
+# it goes into log lines and gRPC metadata, where a control character forges lines or fails calls.
+_ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def acceptable_request_id(offered: object) -> str | None:
+    """`offered` if it is a plain request id (letters, digits, '.', '_', '-'; 1-64), else None."""
+    if isinstance(offered, str) and _ACCEPTABLE_REQUEST_ID.fullmatch(offered):
+        return offered
+    return None
 
 
 def new_request_id() -> str:

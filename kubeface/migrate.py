@@ -5,17 +5,21 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-from yoyo import get_backend, read_migrations
+from yoyo import get_backend
 
 from kubeface.db import Database
+from kubeface.schema import shipped_migrations
 from kubeface.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# A migration Job gives up in time and lets its backoff retry; services wait as long as it takes.
+MYSQL_WAIT_SECONDS = 300.0
+
 
 def apply_migrations(settings: Settings) -> list[str]:
     """Apply every pending migration; return the ids that were applied."""
-    Database(settings).wait_until_reachable(require_schema=False)
+    Database(settings).wait_until_reachable(MYSQL_WAIT_SECONDS, require_schema=False)
     url = "mysql://{user}:{password}@{host}:{port}/{db}".format(
         user=quote(settings.mysql_user, safe=""),
         password=quote(settings.mysql_password.get_secret_value(), safe=""),
@@ -24,7 +28,7 @@ def apply_migrations(settings: Settings) -> list[str]:
         db=settings.mysql_database,
     )
     backend = get_backend(url)
-    migrations = read_migrations(str(settings.migrations_dir))
+    migrations = shipped_migrations(settings.migrations_dir)
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from kubeface.text import NotStorableText, require_utf8
+
 MAX_PATH_LENGTH = 1024
 MAX_NAME_BYTES = 255  # what Linux file systems allow for one file or folder name
 
@@ -29,9 +31,13 @@ def resolve_image_path(root: Path, raw: str) -> ImagePath:
         raise PathRejected(f"path is longer than {MAX_PATH_LENGTH} characters")
     if "\x00" in raw:
         raise PathRejected("path contains a NUL byte")
+    try:
+        require_utf8(raw, "path")
+    except NotStorableText as exc:
+        raise PathRejected(str(exc)) from exc
     if "\\" in raw:
         raise PathRejected("path contains a backslash; use '/' as the separator")
-    if any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in raw.split("/")):
+    if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in raw.split("/")):
         raise PathRejected(f"a file or folder name in the path is longer than {MAX_NAME_BYTES} bytes")
     root = _resolved(root)
     candidate = Path(os.path.normpath(root / raw))  # an absolute `raw` replaces the root here

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kubeface.db import Database
+from kubeface.db import Cursor, Database
 from kubeface.images import path_hash
 
 
@@ -30,17 +30,25 @@ def enroll_person(db: Database, name: str, images: list[EnrolledImage]) -> Enrol
         created = cur.rowcount == 1
         cur.execute("SELECT id FROM person WHERE name = %s", (name,))
         person_id = cur.fetchone()["id"]
-        image_ids = []
-        for image in images:
-            cur.execute(
-                "INSERT INTO person_images (person_id, path, path_hash, encoding) VALUES (%s, %s, %s, %s)"
-                " ON DUPLICATE KEY UPDATE encoding = VALUES(encoding), id = LAST_INSERT_ID(id)",
-                (
-                    person_id,
-                    image.path,
-                    path_hash(image.path),
-                    np.asarray(image.encoding, dtype="<f8").tobytes(),
-                ),
-            )
-            image_ids.append(cur.lastrowid)
+        image_ids = insert_person_images(cur, person_id, images)
     return Enrolment(person_id, created, image_ids)
+
+
+def insert_person_images(cur: Cursor, person_id: int, images: list[EnrolledImage]) -> list[int]:
+    """Add photos to a person inside the caller's transaction; their person_images ids.
+
+    Every insert into person_images goes through here. It first locks the one row of
+    `gallery_writes` until the transaction ends, so ids are handed out in commit order:
+    recognizers load `id > last seen`, and a lower id committing after a higher one had been
+    read would never be loaded (two enrolments at once did it).
+    """
+    cur.execute("UPDATE gallery_writes SET writes = writes + 1 WHERE id = 1")
+    image_ids = []
+    for image in images:
+        cur.execute(
+            "INSERT INTO person_images (person_id, path, path_hash, encoding) VALUES (%s, %s, %s, %s)"
+            " ON DUPLICATE KEY UPDATE encoding = VALUES(encoding), id = LAST_INSERT_ID(id)",
+            (person_id, image.path, path_hash(image.path), np.asarray(image.encoding, dtype="<f8").tobytes()),
+        )
+        image_ids.append(cur.lastrowid)
+    return image_ids

@@ -8,11 +8,15 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client import Counter
 
-from kubeface.logs import request_id_var
+from kubeface.logs import acceptable_request_id, request_id_var
 from kubeface.settings import Settings
 
 PUBLISHED = Counter("nsq_published_messages_total", "Image ids published on NSQ")
 PUBLISH_ERRORS = Counter("nsq_publish_errors_total", "Publishes that nsqd did not accept")
+
+
+# images.id is a BIGINT UNSIGNED; a larger number names no row.
+MAX_IMAGE_ID = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,12 @@ class ImageMessage:
 
     @classmethod
     def decode(cls, body: bytes) -> ImageMessage | None:
-        """The message, or None when the body is not one (a poison message)."""
+        """The message, or None when the body names no image (a poison message).
+
+        A request id that is not a plain one (kubeface.logs.acceptable_request_id) is dropped,
+        not passed on: in gRPC metadata a control character fails the call on the client side,
+        which would count against the recognizer. The image is still processed.
+        """
         try:
             text = body.decode("utf-8").strip()
             value = json.loads(text)
@@ -42,13 +51,11 @@ class ImageMessage:
             return None
         request_id = None
         if isinstance(value, dict):
-            request_id = value.get("request_id")
+            request_id = acceptable_request_id(value.get("request_id"))
             value = value.get("id")
-            if request_id is not None and not isinstance(request_id, str):
-                return None
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_IMAGE_ID:
             return None
-        return cls(value, request_id[:64] if request_id else None)
+        return cls(value, request_id)
 
 
 def waiting_messages(stats: dict, topic: str) -> int:

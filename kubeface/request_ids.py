@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kubeface.logs import REQUEST_ID_HEADER, new_request_id, request_id_var
+from kubeface.logs import REQUEST_ID_HEADER, acceptable_request_id, new_request_id, request_id_var
 
-# A client's id is kept only when it is short and plain, so it cannot forge log lines.
-_ACCEPTABLE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _HEADER = REQUEST_ID_HEADER.encode()
 
 
@@ -28,7 +24,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         offered = next((v for k, v in scope["headers"] if k == _HEADER), b"").decode("latin-1")
-        request_id = offered if _ACCEPTABLE.fullmatch(offered) else new_request_id()
+        request_id = acceptable_request_id(offered) or new_request_id()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -85,13 +85,14 @@ def _process_claimed(
     except ImageRejected as exc:
         return _counted(_record(db, claim, ImageStatus.FAILED, detail=f"{exc.code.name}: {exc}"))
     except BreakerOpen as exc:
-        release_claim(db, claim, str(exc), count_attempt=False)
+        release_claim(db, claim, exc.public, count_attempt=False)
         return _counted(Requeue(config.breaker_requeue_delay_seconds, "breaker open"))
     except RecognizerUnavailable as exc:
         if claim.attempts >= config.max_attempts:
-            detail = f"recognizer error after {claim.attempts} attempts: {exc}"
+            log.warning("recognizer call failed; giving up", extra={**log_extra, "error": str(exc)})
+            detail = f"recognizer error after {claim.attempts} attempts: {exc.public}"
             return _counted(_record(db, claim, ImageStatus.FAILED, detail=detail))
-        release_claim(db, claim, str(exc), count_attempt=True)
+        release_claim(db, claim, exc.public, count_attempt=True)
         log.warning("recognizer call failed; requeued", extra={**log_extra, "error": str(exc)})
         return _counted(Requeue(min(2.0**claim.attempts, 60.0), "recognizer unavailable"))
     status, person_id, detail, faces = interpret(reply)

@@ -51,7 +51,15 @@ class ImageRejected(Exception):
 
 
 class RecognizerUnavailable(Exception):
-    """A transient failure: the recognizer is down, slow, or the breaker is open."""
+    """A transient failure: the recognizer is down, slow, or the breaker is open.
+
+    `str()` keeps the whole cause for the logs; gRPC's details name the addresses it tried (pod
+    IPs, ports), so what a row's `detail` may show is `public`: the status code alone.
+    """
+
+    def __init__(self, message: str, public: str) -> None:
+        super().__init__(message)
+        self.public = public
 
 
 class BreakerOpen(RecognizerUnavailable):
@@ -145,7 +153,9 @@ class RecognizerClient:
             with self.breaker.calling():
                 return self._identify(image_path)
         except pybreaker.CircuitBreakerError as exc:
-            raise BreakerOpen(f"recognizer circuit breaker is open: {exc}") from exc
+            raise BreakerOpen(
+                f"recognizer circuit breaker is open: {exc}", "recognizer circuit breaker is open"
+            ) from exc
 
     def _identify(self, image_path: str) -> pb.IdentifyResponse:
         try:
@@ -158,7 +168,8 @@ class RecognizerClient:
             if exc.code() in IMAGE_ERROR_CODES:
                 raise ImageRejected(exc.code(), exc.details() or exc.code().name) from exc
             raise RecognizerUnavailable(
-                f"recognizer call failed: {exc.code().name}: {exc.details()}"
+                f"recognizer call failed: {exc.code().name}: {exc.details()}",
+                f"recognizer call failed: {exc.code().name}",
             ) from exc
 
     def close(self) -> None:

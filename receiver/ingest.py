@@ -21,7 +21,7 @@ from prometheus_client import Histogram
 from kubeface.db import Database
 from kubeface.images import ImageStatus, Posted, insert_images
 from kubeface.logs import request_id_var
-from kubeface.queue import ImageMessage, NsqPublisher
+from kubeface.queue import ImageMessage, NsqPublisher, PublishError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ BATCH_ROWS = Histogram(
 # MySQL's "deadlock found" and "lock wait timeout": the whole batch is safe to try again.
 _RETRYABLE_MYSQL_ERRORS = {1213, 1205}
 _ATTEMPTS = 3
+# Failures of the servers a batch shares, not of any one post: retrying posts alone cannot help.
+_SHARED_FAILURES = (pymysql.err.OperationalError, pymysql.err.InterfaceError, PublishError)
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,17 @@ class IngestBatcher:
                     seen.add(result.image_id)
                     messages.append(ImageMessage(result.image_id, post.request_id))
             self._publisher.publish_messages(messages)
-        except Exception as exc:  # noqa: BLE001 - every waiting request gets the cause
+        except _SHARED_FAILURES as exc:  # MySQL or nsqd is down: every waiting request gets the cause
             _settle(batch, [exc] * len(batch))
+            return
+        except Exception as exc:  # noqa: BLE001 - settled below: alone, or each post on its own
+            if len(batch) == 1:  # its request answers 500 and logs the traceback
+                _settle(batch, [exc])
+                return
+            # One post's value broke the batch: commit each alone, so only that one fails.
+            log.warning("ingest batch failed; committing its posts one by one: %r", exc)
+            for post in batch:
+                self._commit([post])
             return
         _settle(batch, posted)
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import grpc
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from kubeface.images import Posted, get_image
 from kubeface.paths import MAX_PATH_LENGTH, PathRejected, resolve_image_path
 from kubeface.people import EnrolledImage, enroll_person
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.retry import PENDING_BEFORE_ENROLMENT
+from kubeface.text import require_utf8, shown
 from receiver.errors import ApiError
 from receiver.state import ReceiverState
 
@@ -25,6 +28,13 @@ router = APIRouter()
 REQUEUE_AFTER_ENROLMENT = 1000
 
 PathStr = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH_LENGTH)]
+
+
+PersonName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    AfterValidator(lambda name: require_utf8(name, "name")),
+]
 
 
 class ImagePost(BaseModel):
@@ -39,7 +49,7 @@ class ImagesPost(BaseModel):
 
 class PersonPost(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    name: PersonName
     paths: list[PathStr] = Field(min_length=1, max_length=100)
 
 
@@ -60,7 +70,8 @@ def _posted_body(posted: Posted) -> dict:
 async def post_image(body: ImagePost, request: Request) -> JSONResponse:
     """Queue one image path. 202 for a new path; 200 with the existing record for a known one."""
     state = _state(request)
-    image_path = resolve_image_path(state.image_root, body.path)
+    # realpath may touch the disk (a slow volume, long paths): never on the event loop.
+    image_path = await run_in_threadpool(resolve_image_path, state.image_root, body.path)
     # Concurrent posts are committed and published together (receiver/ingest.py); the answer
     # comes only once this row is committed and nsqd has its id.
     [posted] = await state.ingest.post([image_path.relative])
@@ -76,18 +87,24 @@ async def post_images(body: ImagesPost, request: Request) -> dict:
         raise ApiError(
             413, f"a batch holds at most {state.max_batch} paths; split it", received=len(body.paths)
         )
-    results: list[dict] = []
-    accepted: dict[int, str] = {}  # index in results -> relative path
-    for raw in body.paths:
-        try:
-            accepted[len(results)] = resolve_image_path(state.image_root, raw).relative
-            results.append({"path": raw})
-        except PathRejected as exc:
-            results.append({"path": raw[:200], "error": str(exc)})
+    results, accepted = await run_in_threadpool(_checked_paths, state.image_root, body.paths)
     posted = await state.ingest.post(list(accepted.values()))
     for index, one in zip(accepted, posted, strict=True):
         results[index].update(_posted_body(_posted(one)))
     return {"accepted": len(accepted), "refused": len(results) - len(accepted), "results": results}
+
+
+def _checked_paths(image_root: Path, raws: list[str]) -> tuple[list[dict], dict[int, str]]:
+    """Each path's answer so far, and the accepted ones by their index in the answers."""
+    results: list[dict] = []
+    accepted: dict[int, str] = {}
+    for raw in raws:
+        try:
+            accepted[len(results)] = resolve_image_path(image_root, raw).relative
+            results.append({"path": raw})
+        except PathRejected as exc:
+            results.append({"path": shown(raw), "error": str(exc)})
+    return results, accepted
 
 
 @router.get("/image/{image_id}")

@@ -18,6 +18,7 @@ from kubeface.db import Database
 from kubeface.logs import configure_logging
 from kubeface.proto import recognizer_pb2, recognizer_pb2_grpc
 from kubeface.settings import Settings, load_settings
+from kubeface.startup import retry_at_start
 from recognizer.batching import FaceBatcher
 from recognizer.faces import FaceDetector, load_image
 from recognizer.gallery import GalleryStore
@@ -63,11 +64,11 @@ def run(settings: Settings, *, reuse_port: bool = False) -> None:
         adaptive_upsample=settings.detection_adaptive_upsample,
     )
     db = Database(settings)
-    db.wait_until_reachable()
+    db.wait_until_reachable(stop=stop)
     store = GalleryStore(
         db, lambda path: detector.encode_largest(load_image(path))[0].encoding, settings.resolved_image_root
     )
-    store.refresh()
+    retry_at_start(store.refresh, "loading known faces", stop=stop)
     KNOWN_FACES.set(len(store.gallery))
     batch_wait = batch_wait_seconds(settings, detector)
     batcher = FaceBatcher(detector, max_batch=settings.recognizer_workers, wait_seconds=batch_wait)

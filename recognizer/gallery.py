@@ -164,10 +164,20 @@ class GalleryStore:
         """Load rows added since the last refresh (everything after a deletion); return how many."""
         with self._lock:
             with self._db.transaction() as cur:
-                cur.execute("SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS last FROM person_images")
+                # `seen`: the rows up to the last id loaded, as the table has them now. Enrolments
+                # insert in id order (kubeface/people.py), but a row inserted by hand may commit
+                # below an id already loaded, and rows may be deleted: either changes `seen`.
+                cur.execute(
+                    "SELECT COALESCE(SUM(id <= %s), 0) AS seen, COALESCE(MAX(id), 0) AS last"
+                    " FROM person_images",
+                    (self._last_id,),
+                )
                 totals = cur.fetchone()
-            if totals["n"] < self._rows_seen or totals["last"] < self._last_id:
-                log.info("known faces were removed; reloading all")
+            if totals["seen"] != self._rows_seen or totals["last"] < self._last_id:
+                log.info(
+                    "known faces were removed or committed out of id order; reloading all",
+                    extra={"rows_now": int(totals["seen"]), "rows_loaded": self._rows_seen},
+                )
                 self._last_id, self._rows_seen = 0, 0
                 self._gallery = Gallery.of([])
             added = 0

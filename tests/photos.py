@@ -3,60 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import tarfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from kubeface.samples import SDIST_PHOTOS, sdist_photos, side_by_side
 from tests.servers import REPO
 
-SDIST = "face_recognition==1.3.0"
-CACHE = REPO / ".cache" / "face_recognition-1.3.0"
 SHARED_FACES = REPO.parent / "shared" / "faces"
-SDIST_PHOTOS = [
-    "obama.jpg",
-    "obama2.jpg",
-    "obama3.jpg",
-    "biden.jpg",
-    "32bit.png",
-    "obama_partial_face.jpg",
-    "obama_partial_face2.jpg",
-]
-
-
-def sdist_photos() -> Path:
-    """The sdist's tests/test_images, downloaded once into .cache/."""
-    target = CACHE / "test_images"
-    if all((target / name).exists() for name in SDIST_PHOTOS):
-        return target
-    download = CACHE / "download"
-    download.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            SDIST,
-            "-d",
-            str(download),
-        ],
-        check=True,
-    )
-    archive = next(download.glob("face_recognition-1.3.0.tar.gz"))
-    with tarfile.open(archive) as tar:
-        for member in tar.getmembers():
-            if "/tests/test_images/" in member.name and member.isfile():
-                member.name = Path(member.name).name
-                tar.extract(member, target, filter="data")
-    return target
 
 
 def populate_image_root(root: Path) -> None:
@@ -67,12 +22,7 @@ def populate_image_root(root: Path) -> None:
     (root / "known").mkdir()
     shutil.copy(photos / "obama.jpg", root / "known" / "obama.jpg")
     shutil.copy(photos / "biden.jpg", root / "known" / "biden.jpg")
-    obama, biden = cv2.imread(str(photos / "obama.jpg")), cv2.imread(str(photos / "biden.jpg"))
-    height = 600
-    side_by_side = [
-        cv2.resize(img, (round(img.shape[1] * height / img.shape[0]), height)) for img in (obama, biden)
-    ]
-    cv2.imwrite(str(root / "two_faces.jpg"), np.hstack(side_by_side))
+    side_by_side(photos / "obama.jpg", photos / "biden.jpg", root / "two_faces.jpg")
     gradient = np.tile(np.linspace(0, 255, 400, dtype=np.uint8), (300, 1))
     cv2.imwrite(str(root / "no_face.png"), cv2.merge([gradient, gradient[::-1], gradient]))
     (root / "corrupt.jpg").write_bytes(b"this is not a JPEG at all\n")

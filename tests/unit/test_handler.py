@@ -51,7 +51,15 @@ def test_unmatched_faces_are_pending_with_detail():
         (b"-3", None),
         (b"true", None),
         (b'{"id":"5"}', None),
-        (b'{"id":5,"request_id":7}', None),
+        # A request id that is not a plain one is dropped, and the image is still processed: in
+        # gRPC metadata a control character fails the call client-side, as if the recognizer were down.
+        (b'{"id":5,"request_id":7}', ImageMessage(5, None)),
+        (b'{"id":5,"request_id":"a\\nb"}', ImageMessage(5, None)),
+        (b'{"id":5,"request_id":"a\\u0007b"}', ImageMessage(5, None)),
+        (b'{"id":5,"request_id":"caf\xc3\xa9"}', ImageMessage(5, None)),
+        (('{"id":5,"request_id":"%s"}' % ("x" * 65)).encode(), ImageMessage(5, None)),
+        (b'{"id":5,"request_id":"req-1.a_b"}', ImageMessage(5, "req-1.a_b")),
+        (b'{"id":18446744073709551616}', None),  # beyond BIGINT UNSIGNED: names no row
         (b"abc", None),
         (b"\xff", None),
         (b"", None),
