@@ -9,7 +9,7 @@ NSQ_BIN := .bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(NSQ_BIN):$(PATH)
 
-.PHONY: load help deps venv mariadb nsq k8s-tools buf promtool browser proto run test chaos retry check clean \
+.PHONY: load help deps venv mariadb nsq k8s-tools buf promtool browser proto run test chaos retry samples check clean \
 	bench dlib-openblas
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make test   run the test suite (starts private servers)"
 	@echo "make chaos  the fault tests, full length (CHAOS_FULL=1: 30 s recognizer outage, longer streams)"
 	@echo "make load   the load test for 5 minutes (figures in test-artifacts/load/summary.json)"
+	@echo "make samples  sample face photos into IMAGE_ROOT (default images/) for the README walk-through"
 	@echo "make retry  one pass of the retry job against the local mesh"
 	@echo "make check  ruff lint and format check"
 	@echo "make bench  the benchmark suite: report and plots in bench-results/ (BENCH_QUICK=1: ~3 min)"
@@ -88,6 +89,10 @@ load: deps
 
 retry: venv
 	$(BIN)/kubeface retry
+
+# The photos face_recognition 1.3.0 ships in its sdist (from PyPI), plus two_people.jpg.
+samples: venv
+	$(BIN)/python -m kubeface.samples "$${IMAGE_ROOT:-images}"
 
 # The benchmark suite (bench/): BENCH_OUT/report.md and PNG plots. It starts its own private
 # MariaDB, nsqd and services on loopback, like the tests. BENCH_QUICK=1 runs in about 3 minutes.
