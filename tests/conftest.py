@@ -14,6 +14,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kubeface.db_accounts import GRANTS, account_name, account_statements
+from kubeface.settings import Settings
 from tests.photos import populate_image_root
 from tests.servers import (
     ServerProcess,
@@ -71,6 +72,18 @@ class Mesh:
         }[name]
         wait_until(ready, timeout, instance, proc)
         return proc
+
+    def settings(self, **overrides: object) -> Settings:
+        """Settings for code under test that talks to the mesh's MariaDB as the tests' account."""
+        params = self.db_params
+        connection = {
+            "mysql_host": params["host"],
+            "mysql_port": params["port"],
+            "mysql_user": params["user"],
+            "mysql_password": params["password"],
+            "mysql_database": params["database"],
+        }
+        return Settings(_env_file=None, **{**connection, **overrides})
 
     def stop(self, instance: str) -> int | None:
         return self.services[instance].stop()

@@ -16,7 +16,6 @@ import pytest
 
 from kubeface.db import Database
 from kubeface.people import EnrolledImage, enroll_person, insert_person_images
-from kubeface.settings import load_settings
 from recognizer.gallery import GalleryStore
 
 pytestmark = pytest.mark.mesh
@@ -24,16 +23,7 @@ pytestmark = pytest.mark.mesh
 
 @pytest.fixture
 def db(mesh):
-    params = mesh.db_params
-    db = Database(
-        load_settings(
-            mysql_host=params["host"],
-            mysql_port=params["port"],
-            mysql_user=params["user"],
-            mysql_password=params["password"],
-            mysql_database=params["database"],
-        )
-    )
+    db = Database(mesh.settings())
     yield db
     db.close()
 

@@ -13,7 +13,6 @@ import pytest
 from kubeface.db import Database
 from kubeface.images import insert_images
 from kubeface.queue import NsqPublisher, PublishError
-from kubeface.settings import load_settings
 from receiver.ingest import IngestBatcher
 from tests.servers import free_port
 
@@ -25,15 +24,7 @@ pytestmark = [
 
 
 def _settings(mesh, **overrides):
-    db = mesh.db_params
-    return load_settings(
-        mysql_host=db["host"],
-        mysql_port=db["port"],
-        mysql_user=db["user"],
-        mysql_password=db["password"],
-        mysql_database=db["database"],
-        **{"nsqd_http_address": mesh.env["NSQD_HTTP_ADDRESS"], **overrides},
-    )
+    return mesh.settings(**{"nsqd_http_address": mesh.env["NSQD_HTTP_ADDRESS"], **overrides})
 
 
 def _topic_depth(mesh) -> int:

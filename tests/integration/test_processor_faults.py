@@ -11,7 +11,6 @@ import pytest
 
 from kubeface.db import Database
 from kubeface.images import path_hash
-from kubeface.settings import load_settings
 from processor.handler import HandlerConfig, handle_image
 from processor.recognizer_client import RecognizerClient
 from tests.servers import free_port
@@ -42,16 +41,8 @@ def test_a_message_with_a_malformed_request_id_is_still_recognised(mesh, request
 
 def test_a_failed_rows_detail_does_not_show_the_recognizers_address(mesh):
     """gRPC's details name the addresses it tried (pod IPs in a cluster): logs only."""
-    params, port = mesh.db_params, free_port()  # nothing listens there
-    settings = load_settings(
-        mysql_host=params["host"],
-        mysql_port=params["port"],
-        mysql_user=params["user"],
-        mysql_password=params["password"],
-        mysql_database=params["database"],
-        recognizer_address=f"127.0.0.1:{port}",
-        recognizer_timeout_seconds=5,
-    )
+    port = free_port()  # nothing listens there
+    settings = mesh.settings(recognizer_address=f"127.0.0.1:{port}", recognizer_timeout_seconds=5)
     db, recognizer = Database(settings), RecognizerClient(settings)
     image_id = _insert_queued(mesh, f"unreachable-{uuid.uuid4().hex[:8]}.jpg")  # never published
     try:

@@ -14,7 +14,6 @@ import pytest
 
 from kubeface.db import Database
 from kubeface.schema import SchemaMissing
-from kubeface.settings import load_settings
 from tests.conftest import API_TOKEN, FINAL, _http_ok, recognizer_serving
 from tests.servers import REPO, ServerProcess, free_port, kubeface_argv, mysql_root, wait_until
 
@@ -115,13 +114,7 @@ def _a_posted_image_is_recognised(receiver_url: str) -> None:
 
 
 def test_a_command_gives_up_in_time_while_services_wait(mesh, empty_database):
-    settings = load_settings(
-        mysql_host="127.0.0.1",
-        mysql_port=mesh.db_params["port"],
-        mysql_user=mesh.db_params["user"],
-        mysql_password=mesh.db_params["password"],
-        mysql_database=empty_database,
-    )
+    settings = mesh.settings(mysql_database=empty_database)
     db = Database(settings)
     with pytest.raises(SchemaMissing, match="run `kubeface migrate`"):
         db.wait_until_reachable(timeout_seconds=1)

@@ -19,7 +19,6 @@ from kubeface.images import (
     insert_images,
     release_claim,
 )
-from kubeface.settings import Settings
 
 pytestmark = pytest.mark.mesh
 
@@ -29,17 +28,7 @@ WORKERS = ("w1", "w2", "w3")
 
 @pytest.fixture(scope="module")
 def database(mesh):
-    params = mesh.db_params
-    db = Database(
-        Settings(
-            _env_file=None,
-            mysql_host=params["host"],
-            mysql_port=params["port"],
-            mysql_user=params["user"],
-            mysql_password=params["password"],
-            mysql_database=params["database"],
-        )
-    )
+    db = Database(mesh.settings())
     yield db
     db.close()
 
