@@ -23,11 +23,11 @@ BATCH = 8
 def worker(rounds: int) -> dict:
     from bench.recognition import default_detector
     from kubeface.settings import DetectionModel
-    from recognizer.faces import load_image
+    from recognizer.faces import load_image_file
 
     detector = default_detector(DetectionModel.AUTO)
     _, photos, _ = photo_set()
-    images = [load_image(photo.path) for photo in photos]
+    images = [load_image_file(photo.path) for photo in photos]
     detector.find_faces_batch(images[:2])  # warm-up (on a GPU: CUDA context, kernels)
     alone, batched = [], []
     for _ in range(rounds):

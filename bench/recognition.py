@@ -50,15 +50,15 @@ def default_detector(model):
 
 def _service():
     from kubeface.settings import DetectionModel
-    from recognizer.faces import load_image
+    from recognizer.faces import load_image_file
 
     detector = default_detector(DetectionModel.HOG)
 
     def identify(path: Path) -> list[np.ndarray]:
-        return [face.encoding for face in detector.find_faces(load_image(path))]
+        return [face.encoding for face in detector.find_faces(load_image_file(path))]
 
     def enrol(path: Path) -> np.ndarray:  # what the Encode RPC does when a person is enrolled
-        return detector.encode_largest(load_image(path))[0].encoding
+        return detector.encode_largest(load_image_file(path))[0].encoding
 
     return identify, enrol
 

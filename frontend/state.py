@@ -23,7 +23,7 @@ class FrontendState:
     def from_settings(cls, settings: Settings) -> FrontendState:
         return cls(
             db=Database(settings),
-            thumbnails=Thumbnailer(settings.resolved_image_root, settings.frontend_cache_dir),
+            thumbnails=Thumbnailer.from_settings(settings),
             receiver=ReceiverClient(settings),
             endpoints=Endpoints.from_settings(settings),
             page_size=settings.frontend_page_size,

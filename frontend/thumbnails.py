@@ -1,71 +1,131 @@
-"""Small JPEG previews of images under the image root, made once and cached on disk."""
+"""Small JPEG previews of images under the image root, made in bounded memory and cached on disk."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+from prometheus_client import Counter
 
+from frontend.thumbnail_cache import ThumbnailCache
+from kubeface.image_files import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageFileError, ImageFiles
 from kubeface.paths import PathRejected, resolve_image_path
+from kubeface.settings import Settings
 
 log = logging.getLogger(__name__)
 
+PREVIEWS_DECODED = Counter("frontend_previews_decoded_total", "Images decoded to make a preview")
+_DEFAULTS = Settings.model_fields
+_PIL_ERRORS = (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError, SyntaxError)
+
 
 class PreviewUnavailable(Exception):
-    """The file is missing, outside the root, or not a picture; the page shows a placeholder."""
+    """The file is missing, outside the root, not a picture or too large; the page shows a placeholder."""
 
 
 class Thumbnailer:
     """Makes previews of at most `max_side` pixels. The cache key holds the file's mtime and
-    size, so a replaced file gets a fresh preview; stale entries are simply never read again."""
+    size, so a replaced file gets a fresh preview; stale entries age out of the cache.
 
-    def __init__(self, image_root: Path, cache_dir: Path | None) -> None:
-        self._root = image_root
-        self._cache = cache_dir or Path(tempfile.gettempdir()) / "kubeface-thumbnails"
+    Memory is bounded: the header is checked before decoding (IMAGE_MAX_PIXELS, the recognizer's
+    limit too), a JPEG is decoded at a reduced scale (DCT scaling), and the previews decoded at
+    once hold at most `decode_max_pixels` pixels between them; an image that alone needs more
+    gets the placeholder.
+    """
+
+    def __init__(
+        self,
+        image_root: Path,
+        cache_dir: Path | None,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        cache_max_bytes: int = _DEFAULTS["frontend_cache_max_bytes"].default,
+        decode_max_pixels: int = _DEFAULTS["frontend_preview_max_pixels"].default,
+    ) -> None:
+        self._files = ImageFiles(image_root, max_bytes, max_pixels)
+        folder = cache_dir or Path(tempfile.gettempdir()) / "kubeface-thumbnails"
+        self._cache = ThumbnailCache(folder, cache_max_bytes)
+        self._budget = PixelBudget(decode_max_pixels)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Thumbnailer:
+        return cls(
+            settings.resolved_image_root,
+            settings.frontend_cache_dir,
+            max_bytes=settings.image_max_bytes,
+            max_pixels=settings.image_max_pixels,
+            cache_max_bytes=settings.frontend_cache_max_bytes,
+            decode_max_pixels=settings.frontend_preview_max_pixels,
+        )
+
+    @property
+    def cache(self) -> ThumbnailCache:
+        return self._cache
 
     def preview(self, relative_path: str, max_side: int) -> Path:
         """The cached JPEG for the file, made now if needed; PreviewUnavailable if it cannot be."""
         try:
-            source = resolve_image_path(self._root, relative_path).absolute
-            stat = source.stat()
-        except (PathRejected, OSError) as exc:
+            image_path = resolve_image_path(self._files.root, relative_path)
+            with self._files.open(image_path) as stream:
+                info = os.fstat(stream.fileno())  # of the file opened, not of whatever the name is now
+                key = f"{image_path.absolute}|{info.st_mtime_ns}|{info.st_size}|{max_side}"
+                return self._cache.get(key, lambda target: self._render(stream, target, max_side))
+        except (PathRejected, ImageFileError) as exc:
             raise PreviewUnavailable(str(exc)) from exc
-        key = f"{source}|{stat.st_mtime_ns}|{stat.st_size}|{max_side}".encode()
-        digest = hashlib.sha256(key).hexdigest()
-        target = self._cache / digest[:2] / f"{digest}.jpg"
-        if not target.exists():
-            self._render(source, target, max_side)
-        return target
 
     def size(self, relative_path: str) -> tuple[int, int]:
         """The picture's width and height, read from its header only."""
         try:
-            with Image.open(resolve_image_path(self._root, relative_path).absolute) as img:
-                return img.size
-        except (PathRejected, OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+            with self._files.open(resolve_image_path(self._files.root, relative_path)) as stream:
+                with Image.open(stream) as img:
+                    return img.size
+        except (PathRejected, ImageFileError, *_PIL_ERRORS) as exc:
             raise PreviewUnavailable(str(exc)) from exc
 
-    def _render(self, source: Path, target: Path, max_side: int) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+    def _render(self, stream, target: Path, max_side: int) -> None:
         try:
-            with Image.open(source) as img:
+            with Image.open(stream) as img:
+                self._files.check_pixels(*img.size)  # a bomb is refused before anything is decoded
                 # No EXIF rotation: the recognizer's boxes are in the file's stored orientation.
-                img.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced scale, much faster
-                img.thumbnail((max_side, max_side))
-                preview = img.convert("RGB")
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as exc:
-            raise PreviewUnavailable(f"{source.name!r} is not a readable image: {exc}") from exc
-        # Write aside and rename: a concurrent request never reads half a file.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+                img.draft("RGB", (max_side, max_side))  # JPEG: decode at 1/2 to 1/8 scale
+                width, height = img.size  # what will be decoded, after the draft
+                self._files.check_pixels(width, height, self._budget.total)
+                with self._budget.hold(width * height):
+                    PREVIEWS_DECODED.inc()
+                    img.thumbnail((max_side, max_side))
+                    preview = img.convert("RGB")
+        except ImageFileError as exc:
+            raise PreviewUnavailable(f"no preview: {exc}") from exc
+        except _PIL_ERRORS as exc:
+            raise PreviewUnavailable(f"not a readable image: {exc}") from exc
+        preview.save(target, "JPEG", quality=82)
+        log.debug("thumbnail made", extra={"max_side": max_side, "decoded_pixels": width * height})
+
+
+class PixelBudget:
+    """At most `total` pixels decoded at once across threads; a decode waits for room."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._used = 0
+        self._room = threading.Condition()
+
+    @contextmanager
+    def hold(self, pixels: int) -> Iterator[None]:
+        pixels = min(pixels, self.total)
+        with self._room:
+            self._room.wait_for(lambda: self._used + pixels <= self.total)
+            self._used += pixels
         try:
-            with os.fdopen(fd, "wb") as out:
-                preview.save(out, "JPEG", quality=82)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        log.debug("thumbnail made", extra={"source": source.name, "max_side": max_side})
+            yield
+        finally:
+            with self._room:
+                self._used -= pixels
+                self._room.notify_all()

@@ -9,6 +9,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kubeface.image_files import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+
 # Values that are fine on a laptop and must never reach production.
 PLACEHOLDER_SECRETS = {"", "kubeface", "changeme", "change-me"}
 
@@ -33,6 +35,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     image_root: Path = Path("images")
+    # Image files larger than this are refused unread (FAILED, or a placeholder preview).
+    image_max_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=1024)
+    # Images whose header claims more pixels are refused undecoded (decompression bombs).
+    image_max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1)
     # Where `kubeface migrate` finds the SQL files; images set it, a checkout uses ./migrations.
     migrations_dir: Path = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -81,6 +87,10 @@ class Settings(BaseSettings):
     recognizer_processes: int = Field(default=1, ge=1)
     match_tolerance: float = Field(default=0.6, gt=0)
     gallery_refresh_seconds: float = Field(default=2.0, gt=0)
+    # The recognizer's /livez fails once one image's recognition (reading, waiting for its batch,
+    # detecting, encoding) has run this long: a thread is wedged and the pod must restart. The
+    # slowest real image takes seconds; a batch holds at most RECOGNIZER_WORKERS images.
+    recognizer_wedged_seconds: float = Field(default=120.0, gt=0)
 
     processor_workers: int = Field(default=4, ge=1)
     processor_max_attempts: int = Field(default=3, ge=1)
@@ -107,6 +117,13 @@ class Settings(BaseSettings):
     frontend_password: SecretStr | None = None
     # Thumbnails are cached on disk here; default: a folder in the system's temp dir.
     frontend_cache_dir: Path | None = None
+    # The thumbnail cache is kept under this many bytes, least recently used first out; the k8s
+    # volume for it is 64 Mi.
+    frontend_cache_max_bytes: int = Field(default=48 * 1024 * 1024, ge=1024 * 1024)
+    # The most pixels the frontend decodes at once, all previews in progress together (a JPEG
+    # counts at the reduced size it is decoded at). At most 4 bytes a pixel: 24 Mpixel is 96 MB,
+    # within the frontend's 256 Mi. A larger image gets the placeholder.
+    frontend_preview_max_pixels: int = Field(default=24_000_000, ge=1_000_000)
     # What the system panel and `kubeface status` scrape; defaults: 127.0.0.1 and the ports above.
     processor_metrics_url: str | None = None
     recognizer_metrics_url: str | None = None

@@ -12,9 +12,10 @@ from concurrent import futures
 import faiss
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from prometheus_client import Gauge, start_http_server
+from prometheus_client import Gauge
 
 from kubeface.db import Database
+from kubeface.image_files import ImageFiles
 from kubeface.logs import configure_logging
 from kubeface.proto import recognizer_pb2, recognizer_pb2_grpc
 from kubeface.settings import Settings, load_settings
@@ -23,6 +24,7 @@ from recognizer.batching import FaceBatcher
 from recognizer.faces import FaceDetector, load_image
 from recognizer.gallery import GalleryStore
 from recognizer.server import RecognizerServicer
+from recognizer.watchdog import Watchdog, serve_http
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,9 @@ def run(settings: Settings, *, reuse_port: bool = False) -> None:
     health_servicer = health.HealthServicer()
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    recognizer = RecognizerServicer(settings.resolved_image_root, settings.match_tolerance)
+    files = ImageFiles(settings.resolved_image_root, settings.image_max_bytes, settings.image_max_pixels)
+    watchdog = Watchdog(settings.recognizer_wedged_seconds)
+    recognizer = RecognizerServicer(files, settings.match_tolerance, watchdog)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.recognizer_workers),
         # A second recognizer on a busy port must fail loudly, not silently share it, unless it
@@ -54,7 +58,7 @@ def run(settings: Settings, *, reuse_port: bool = False) -> None:
     recognizer_pb2_grpc.add_RecognizerServicer_to_server(recognizer, server)
     server.add_insecure_port(f"{settings.bind_host}:{settings.recognizer_port}")
     server.start()  # health answers NOT_SERVING while the models and known faces load
-    start_http_server(settings.recognizer_metrics_port, addr=settings.bind_host)
+    serve_http(settings.bind_host, settings.recognizer_metrics_port, watchdog)
     log.info("recognizer listening", extra={"port": settings.recognizer_port})
 
     detector = FaceDetector(
@@ -65,9 +69,12 @@ def run(settings: Settings, *, reuse_port: bool = False) -> None:
     )
     db = Database(settings)
     db.wait_until_reachable(stop=stop)
-    store = GalleryStore(
-        db, lambda path: detector.encode_largest(load_image(path))[0].encoding, settings.resolved_image_root
-    )
+
+    def encode_known_face(image_path):
+        with watchdog.track():
+            return detector.encode_largest(load_image(files, image_path))[0].encoding
+
+    store = GalleryStore(db, encode_known_face, settings.resolved_image_root)
     retry_at_start(store.refresh, "loading known faces", stop=stop)
     KNOWN_FACES.set(len(store.gallery))
     batch_wait = batch_wait_seconds(settings, detector)

@@ -15,13 +15,11 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 from prometheus_client import Histogram
 
+from kubeface.image_files import ImageFiles
+from kubeface.paths import ImagePath, resolve_image_path
 from kubeface.settings import DetectionModel
 
 log = logging.getLogger(__name__)
-
-# Beyond this many pixels an image is refused rather than decoded (decompression bombs).
-MAX_IMAGE_PIXELS = 80_000_000
-
 
 _STAGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8)
 DETECT_SECONDS = Histogram(
@@ -34,10 +32,6 @@ ENCODE_SECONDS = Histogram(
 
 class ImageError(Exception):
     """The image itself is unusable; retrying will not help."""
-
-
-class ImageNotFound(ImageError):
-    pass
 
 
 class NotAnImage(ImageError):
@@ -76,36 +70,35 @@ def _wide_grey_to_rgb(pixels: np.ndarray) -> np.ndarray:
     return np.repeat(grey[:, :, None], 3, axis=2)
 
 
-def load_image(path: Path) -> np.ndarray:
-    """Read a file as an RGB array, or raise ImageNotFound / NotAnImage saying why."""
-    try:
-        if not path.exists():
-            raise ImageNotFound(f"no file at {path.name[:100]!r}")
-        if path.is_dir():
-            raise NotAnImage(f"{path.name[:100]!r} is a directory, not an image")
-    except OSError as exc:  # a name too long, a loop of links: no image can be there
-        raise NotAnImage(f"cannot open {path.name[:100]!r}: {exc.strerror or exc}") from exc
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise NotAnImage(f"image is {width}x{height}, over the {MAX_IMAGE_PIXELS}-pixel limit")
-            # PIL (libjpeg-turbo) rather than OpenCV: OpenCV grey-pads a truncated JPEG silently.
-            # An RGB image is viewed as an array directly; convert() would copy it once more.
-            if img.mode in _WIDE_GREY_MODES:
-                return _wide_grey_to_rgb(np.asarray(img))
-            if img.mode != "RGB":
-                return np.asarray(img.convert("RGB"))
-            img.load()
-            return np.asarray(img)
-    except FileNotFoundError as exc:
-        raise ImageNotFound(f"no file at {path.name!r}") from exc
-    except Image.DecompressionBombError as exc:
-        raise NotAnImage(f"image claims too many pixels: {exc}") from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        # PIL names the file by its absolute path; clients should not learn the server's layout.
-        reason = str(exc).replace(f"'{path}'", f"'{path.name}'").replace(str(path), path.name)
-        raise NotAnImage(f"{path.name!r} is not a readable image: {reason}") from exc
+def load_image(files: ImageFiles, image_path: ImagePath) -> np.ndarray:
+    """Read a file under the image root as an RGB array.
+
+    Raises ImageFileMissing / ImageFileRefused (kubeface.image_files) for a file that must not
+    be read, and NotAnImage for one that is not a readable picture, saying why.
+    """
+    name = image_path.relative[:200]
+    with files.open(image_path) as stream:
+        try:
+            with Image.open(stream) as img:
+                files.check_pixels(*img.size)
+                # PIL (libjpeg-turbo) rather than OpenCV: OpenCV grey-pads a truncated JPEG silently.
+                # An RGB image is viewed as an array directly; convert() would copy it once more.
+                if img.mode in _WIDE_GREY_MODES:
+                    return _wide_grey_to_rgb(np.asarray(img))
+                if img.mode != "RGB":
+                    return np.asarray(img.convert("RGB"))
+                img.load()
+                return np.asarray(img)
+        except Image.DecompressionBombError as exc:
+            raise NotAnImage(f"image claims too many pixels: {exc}") from exc
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+            # PIL reads a stream here, so its messages name no server path.
+            raise NotAnImage(f"{name!r} is not a readable image: {exc}") from exc
+
+
+def load_image_file(path: Path) -> np.ndarray:
+    """`load_image` for a file named directly (benchmarks, tests): its folder is the root."""
+    return load_image(ImageFiles(path.parent), resolve_image_path(path.parent, path.name))
 
 
 # dlib's HOG detector scans an image pyramid that shrinks by 5/6 per level, and the upsample

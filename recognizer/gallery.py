@@ -11,7 +11,8 @@ import faiss
 import numpy as np
 
 from kubeface.db import Database
-from kubeface.paths import PathRejected, resolve_image_path
+from kubeface.image_files import ImageFileError
+from kubeface.paths import ImagePath, PathRejected, resolve_image_path
 from recognizer.faces import ImageError
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def encoding_from_bytes(blob: bytes) -> np.ndarray:
 class GalleryStore:
     """Keeps the current Gallery in step with the database, computing only missing encodings."""
 
-    def __init__(self, db: Database, encode_path: Callable[[str], np.ndarray], image_root) -> None:
+    def __init__(self, db: Database, encode_path: Callable[[ImagePath], np.ndarray], image_root) -> None:
         self._db = db
         self._encode_path = encode_path
         self._image_root = image_root
@@ -217,9 +218,8 @@ class GalleryStore:
             encoding = encoding_from_bytes(row["encoding"])
         else:
             try:
-                resolved = resolve_image_path(self._image_root, row["path"])
-                encoding = self._encode_path(resolved.absolute)
-            except (ImageError, PathRejected) as exc:
+                encoding = self._encode_path(resolve_image_path(self._image_root, row["path"]))
+            except (ImageError, ImageFileError, PathRejected) as exc:
                 log.warning(
                     "known face skipped: %s", exc, extra={"person_image_id": row["id"], "path": row["path"]}
                 )

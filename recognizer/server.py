@@ -6,18 +6,19 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import grpc
 from prometheus_client import Counter, Histogram
 
+from kubeface.image_files import ImageFileMissing, ImageFileRefused, ImageFiles
 from kubeface.logs import REQUEST_ID_HEADER, request_id_var
 from kubeface.paths import PathRejected, resolve_image_path
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
 from recognizer.batching import FaceBatcher, RequestGone
-from recognizer.faces import Box, FaceDetector, ImageNotFound, NoFaceFound, NotAnImage, load_image
+from recognizer.faces import Box, FaceDetector, NoFaceFound, NotAnImage, load_image
 from recognizer.gallery import GalleryStore
+from recognizer.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,10 @@ FACES_PER_IMAGE = Histogram(
 # The one place where domain errors become gRPC codes. The processor treats these codes as
 # "the image is bad": the row fails and the breaker does not count them.
 ERROR_CODES: dict[type[Exception], grpc.StatusCode] = {
-    ImageNotFound: grpc.StatusCode.NOT_FOUND,
+    ImageFileMissing: grpc.StatusCode.NOT_FOUND,
+    # Not a regular file (FIFO, socket, device, directory, link loop), over IMAGE_MAX_BYTES or
+    # IMAGE_MAX_PIXELS: FAILED at once with the reason.
+    ImageFileRefused: grpc.StatusCode.INVALID_ARGUMENT,
     NotAnImage: grpc.StatusCode.INVALID_ARGUMENT,
     PathRejected: grpc.StatusCode.PERMISSION_DENIED,
     NoFaceFound: grpc.StatusCode.FAILED_PRECONDITION,
@@ -52,9 +56,10 @@ ERROR_CODES[RequestGone] = grpc.StatusCode.CANCELLED
 class RecognizerServicer(pb_grpc.RecognizerServicer):
     """Registered before the server starts; answers UNAVAILABLE until `attach` hands it the models."""
 
-    def __init__(self, image_root: Path, tolerance: float) -> None:
-        self._image_root = image_root
+    def __init__(self, files: ImageFiles, tolerance: float, watchdog: Watchdog) -> None:
+        self._files = files
         self._tolerance = tolerance
+        self._watchdog = watchdog
         self._detector: FaceDetector | None = None
         self._batcher: FaceBatcher | None = None
         self._gallery_store: GalleryStore | None = None
@@ -70,9 +75,9 @@ class RecognizerServicer(pb_grpc.RecognizerServicer):
         return self._detector, self._batcher, self._gallery_store
 
     def Identify(self, request: pb.IdentifyRequest, context: grpc.ServicerContext) -> pb.IdentifyResponse:
-        with _rpc("Identify", request.image_path, context):
+        with _rpc("Identify", request.image_path, context), self._watchdog.track():
             detector, batcher, store = self._ready()
-            image = load_image(resolve_image_path(self._image_root, request.image_path).absolute)
+            image = self._load(request.image_path)
             found = batcher.find_faces(image, context.is_active)  # with concurrent requests' images
             loaded_through = store.loaded_through  # read before the gallery: never overstated
             gallery = store.gallery  # one snapshot for the whole request
@@ -98,13 +103,16 @@ class RecognizerServicer(pb_grpc.RecognizerServicer):
             )
 
     def Encode(self, request: pb.EncodeRequest, context: grpc.ServicerContext) -> pb.EncodeResponse:
-        with _rpc("Encode", request.image_path, context):
+        with _rpc("Encode", request.image_path, context), self._watchdog.track():
             detector, _, _ = self._ready()
-            image = load_image(resolve_image_path(self._image_root, request.image_path).absolute)
+            image = self._load(request.image_path)
             face, count = detector.encode_largest(image)
             return pb.EncodeResponse(
                 encoding=face.encoding.tolist(), box=_pb_box(face.box), faces_found=count
             )
+
+    def _load(self, raw_path: str):
+        return load_image(self._files, resolve_image_path(self._files.root, raw_path))
 
 
 @contextmanager

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import struct
+import tempfile
+import zlib
 from pathlib import Path
 
 import cv2
@@ -30,3 +35,28 @@ def populate_image_root(root: Path) -> None:
     (root / "truncated.jpg").write_bytes(truncated[: len(truncated) // 3])
     if SHARED_FACES.is_dir():
         shutil.copytree(SHARED_FACES, root / "shared")
+
+
+def write_blank_png(path: Path, width: int, height: int) -> None:
+    """A grey RGB PNG of any size, written a row at a time: a huge picture, a small file."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(9)
+    row = b"\x00" + b"\x80" * (width * 3)  # filter byte "none", then the pixels
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    with open(path, "wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n")
+        out.write(chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)))
+        out.write(chunk(b"IDAT", idat))
+        out.write(chunk(b"IEND", b""))
+
+
+def make_socket(path: Path) -> None:
+    """A unix socket file at `path` (bound at a short name first: sun_path holds 108 bytes)."""
+    short = Path(tempfile.mkdtemp(dir="/tmp")) / "s"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(short))
+    os.rename(short, path)
+    short.parent.rmdir()

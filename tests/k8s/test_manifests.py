@@ -348,6 +348,8 @@ def test_recognizer_is_probed_over_grpc_behind_a_headless_service(overlay: str) 
     c = container(recognizer)
     assert c["startupProbe"]["grpc"]["port"] == 50051
     assert c["readinessProbe"]["grpc"]["port"] == 50051
+    # /metrics answers while every recognition thread is wedged; /livez does not.
+    assert c["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "metrics"}
     service = objects(overlay, "Service")["recognizer-headless"]
     assert service["spec"]["clusterIP"] == "None"
     assert selects(

@@ -10,7 +10,7 @@ import pytest
 
 from kubeface.settings import DetectionModel
 from recognizer.batching import FaceBatcher, RequestGone
-from recognizer.faces import FaceDetector, FoundFace, load_image
+from recognizer.faces import FaceDetector, FoundFace, load_image_file
 from tests.photos import sdist_photos
 
 PHOTOS = ["obama.jpg", "biden.jpg", "obama2.jpg", "obama_partial_face.jpg"]
@@ -31,7 +31,7 @@ class RecordingDetector(FaceDetector):
 @pytest.fixture(scope="module")
 def images() -> list[np.ndarray]:
     root = sdist_photos()
-    return [load_image(root / name) for name in PHOTOS]
+    return [load_image_file(root / name) for name in PHOTOS]
 
 
 def _same_faces(a: list[FoundFace], b: list[FoundFace]) -> bool:
