@@ -52,10 +52,10 @@ nsq: $(NSQ_BIN)/nsqd $(NSQ_BIN)/nsqlookupd
 $(NSQ_BIN)/nsqd $(NSQ_BIN)/nsqlookupd: tools/nsq/go.mod tools/nsq/go.sum
 	tools/install-nsq.sh $(NSQ_BIN)
 
-# kustomize and kube-score, for validating k8s/ in the tests.
-K8S_TOOLS := $(NSQ_BIN)/kustomize $(NSQ_BIN)/kube-score
+# kustomize (the newest, and kubectl 1.30's v5.0.4) and kube-score, for validating k8s/ in the tests.
+K8S_TOOLS := $(NSQ_BIN)/kustomize $(NSQ_BIN)/kustomize-v5.0.4 $(NSQ_BIN)/kube-score
 k8s-tools: $(K8S_TOOLS)
-$(K8S_TOOLS): tools/install-k8s-tools.sh
+$(K8S_TOOLS): tools/install-k8s-tools.sh tools/kustomize-v5.0.4/go.mod tools/kustomize-v5.0.4/go.sum
 	tools/install-k8s-tools.sh $(NSQ_BIN)
 
 proto: venv

@@ -93,8 +93,7 @@ def person_page(db: Database, person_id: int, limit: int) -> dict | None:
         if person is None:
             return None
         cur.execute(
-            "SELECT id, path, encoding IS NOT NULL AS encoded, created_at FROM person_images"
-            " WHERE person_id = %s ORDER BY id",
+            "SELECT id, path, encoded, created_at FROM person_images WHERE person_id = %s ORDER BY id",
             (person_id,),
         )
         person["photos"] = list(cur.fetchall())

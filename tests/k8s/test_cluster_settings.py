@@ -1,0 +1,84 @@
+"""The ConfigMap `kubeface-config`: only settings that differ from the code's defaults, each read
+as a pod reads it (the whole ConfigMap as its environment), and agreeing with the manifests."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from kubeface.settings import Settings
+from tests.k8s.render import (
+    K8S,
+    OVERLAYS,
+    config,
+    config_literals,
+    named_ports,
+    objects,
+    pods,
+    settings,
+    settings_from,
+)
+
+overlays = pytest.mark.parametrize("overlay", OVERLAYS)
+
+
+def _assert_each_changes_a_value(literals: dict[str, str], inherited: dict[str, str], where: str) -> None:
+    """Each literal is a real setting whose value, once parsed, differs from what it overrides."""
+    before, after = settings_from(inherited), settings_from({**inherited, **literals})
+    for key, value in literals.items():
+        field = key.lower()
+        assert key == key.upper() and field in Settings.model_fields, f"{where}: {key} is no setting"
+        assert getattr(after, field) != getattr(before, field), (
+            f"{where}: {key}={value} restates the value it would have anyway; drop it, or it drifts"
+        )
+
+
+def test_base_lists_only_settings_that_differ_from_the_code_defaults() -> None:
+    _assert_each_changes_a_value(config_literals(K8S / "base"), {}, "base")
+
+
+@overlays
+def test_overlays_list_only_settings_that_differ_from_base(overlay: str) -> None:
+    base = config_literals(K8S / "base")
+    literals = config_literals(K8S / "overlays" / overlay)
+    _assert_each_changes_a_value(literals, base, overlay)
+    assert config(overlay) == base | literals, "the ConfigMap has other sources than these literals"
+
+
+@overlays
+def test_pods_read_the_cluster_values_and_no_secret(overlay: str) -> None:
+    read = settings(overlay)
+    assert read.environment.value == ("production" if overlay == "production" else "development")
+    assert read.bind_host == "0.0.0.0"
+    assert str(read.image_root) == "/data/images"
+    assert read.detection_max_side == Settings.model_fields["detection_max_side"].default
+    secrets = {name.upper() for name, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)}
+    assert not secrets & set(config(overlay)), "secrets belong in the Secret kubeface-mysql / kubeface-api"
+
+
+@overlays
+def test_settings_agree_with_the_ports_and_names_in_the_manifests(overlay: str) -> None:
+    read = settings(overlay)
+    ports = {name: named_ports(template) for name, template in pods(overlay).items()}
+    services = {
+        name: {p["name"]: p["port"] for p in s["spec"].get("ports", [])}
+        for name, s in objects(overlay, "Service").items()
+    }
+    assert ports["receiver"]["http"] == read.receiver_port
+    assert ports["frontend"]["http"] == read.frontend_port
+    assert ports["processor"]["metrics"] == read.processor_metrics_port
+    assert ports["recognizer"]["grpc"] == read.recognizer_port
+    assert ports["recognizer"]["metrics"] == read.recognizer_metrics_port
+    assert read.recognizer_address.endswith(f":{read.recognizer_port}")
+    assert urlsplit(read.frontend_receiver_url).port == services["receiver"]["http"]
+    assert urlsplit(read.processor_metrics_url).port == services["processor-metrics"]["metrics"]
+    assert urlsplit(read.recognizer_metrics_url).port == read.recognizer_metrics_port
+    assert read.nsqd_http_address.endswith(f":{services['nsqd']['http']}")
+    for address in read.nsqlookupd_http_addresses:
+        assert address.endswith(f":{ports['nsqlookupd']['http']}")
+    if "mysql" in pods(overlay):  # in-cluster MariaDB: its database and user are the settings'
+        env = {e["name"]: e.get("value") for e in pods(overlay)["mysql"]["spec"]["containers"][0]["env"]}
+        assert env["MARIADB_DATABASE"] == read.mysql_database
+        assert env["MARIADB_USER"] == read.mysql_user
+        assert services["mysql"]["mysql"] == ports["mysql"]["mysql"] == read.mysql_port
