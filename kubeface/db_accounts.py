@@ -46,6 +46,7 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
     # Read-only; its operator actions go through the receiver. Not person_images.encoding: face
     # encodings are biometric data that no page shows (`encoded` says whether one is cached).
     "frontend": [
+        _SCHEMA_VERSION,
         ("SELECT", "images"),
         ("SELECT", "faces"),
         ("SELECT", "person"),

@@ -1,4 +1,4 @@
--- depends: 0001_initial
+-- depends: 0002_gallery_writes
 -- Whether a known photo's encoding is cached, as a column of its own: the frontend shows it, and
 -- its account may read this column but not `encoding` (biometric data that no page shows).
 -- A virtual column is computed on read: no rewrite of the table, nothing to keep in step.
