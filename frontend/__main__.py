@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+
 import uvicorn
 
 from frontend.app import create_app
 from kubeface.logs import configure_logging
 from kubeface.settings import Settings, load_settings
 
+log = logging.getLogger(__name__)
+
 SHUTDOWN_GRACE_SECONDS = 10
 
 
 def run(settings: Settings) -> None:
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # an unsafe configuration: say what to set, without a traceback
+        log.critical("the frontend refuses to start: %s", exc)
+        raise SystemExit(1) from exc
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.bind_host,
         port=settings.frontend_port,
         log_config=None,

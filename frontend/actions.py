@@ -1,6 +1,7 @@
 """Operator actions as plain HTML forms: POST, then a redirect (303) to a page that says what happened.
 
 They work without JavaScript. On failure the page answers with the receiver's reason instead.
+Only a signed-in operator reaches them (frontend/access.py); bodies are capped before they are read.
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from frontend.operator import ActionFailed
 from frontend.pages import render
+from frontend.params import required_id
 from frontend.state import FrontendState
 
 router = APIRouter()
 
-MAX_FORM_BYTES = 4096
-
 
 async def _form(request: Request) -> dict[str, str]:
     """A urlencoded form's fields (first value of each); no multipart parser is needed for these."""
-    body = await request.body()
-    fields = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"), keep_blank_values=True)
+    body = await request.body()  # at most MAX_FORM_BYTES: the access middleware refused more
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {name: values[0] for name, values in fields.items()}
 
 
@@ -62,17 +62,36 @@ async def requeue_all(request: Request):
 
 @router.post("/image/{image_id}/enroll")
 async def enrol(request: Request, image_id: int):
+    """Enrol the image's face as a new person; a taken name is refused, never merged."""
     state: FrontendState = request.app.state.frontend
     form = await _form(request)
     back = f"/image/{image_id}"
-    name, face = form.get("name", "").strip(), form.get("face", "0")
+    name, face = form.get("name", "").strip(), required_id("face", form.get("face", ""))
     if not name:
         return _failed(request, ActionFailed("type the person's name, then press Enrol", 422), back)
-    if not face.isdigit():
-        return _failed(request, ActionFailed("the face to enrol is missing; reload the page", 422), back)
     try:
-        answer = await run_in_threadpool(state.receiver.enrol_from_image, image_id, name, int(face))
+        answer = await run_in_threadpool(state.receiver.enrol_from_image, image_id, name, face)
+    except ActionFailed as exc:
+        if exc.status_code == 409:
+            exc = ActionFailed(
+                f"{name!r} is already enrolled. To add this face to them, choose them under"
+                " “Add this face to a person”; to enrol someone else, use another name",
+                409,
+            )
+        return _failed(request, exc, back)
+    return _done(back, done="enrolled", name=answer.get("name", name), n=answer.get("requeued", 0))
+
+
+@router.post("/image/{image_id}/add-to-person")
+async def add_to_person(request: Request, image_id: int):
+    """Add the image's face to a person the operator picked: the explicit way to add to someone."""
+    state: FrontendState = request.app.state.frontend
+    form = await _form(request)
+    back = f"/image/{image_id}"
+    person_id = required_id("person_id", form.get("person_id", ""))
+    face = required_id("face", form.get("face", ""))
+    try:
+        answer = await run_in_threadpool(state.receiver.add_face_to_person, image_id, person_id, face)
     except ActionFailed as exc:
         return _failed(request, exc, back)
-    others = [i for i in answer.get("requeued", []) if i != image_id]
-    return _done(back, done="enrolled", name=answer.get("name", name), n=len(others))
+    return _done(back, done="added", name=answer.get("name", ""), n=answer.get("requeued", 0))

@@ -12,7 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import REGISTRY
 
 from frontend import actions, pages
-from frontend.access import install_access
+from frontend.access import install_access, operator_credentials, refuse_unsafe_start
+from frontend.errors import install_error_pages
 from frontend.state import FrontendState
 from kubeface.backlog_metrics import BacklogCollector
 from kubeface.http_metrics import install_http_metrics, install_probes
@@ -20,6 +21,9 @@ from kubeface.settings import Settings
 
 
 def create_app(settings: Settings) -> FastAPI:
+    refuse_unsafe_start(settings)
+    credentials = operator_credentials(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = FrontendState.from_settings(settings)
@@ -34,8 +38,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="kubeface frontend", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
-    password = settings.frontend_password.get_secret_value() if settings.frontend_password else None
-    install_access(app, settings.frontend_user, password)
+    install_access(app, *(credentials or (None, None)))
+    install_error_pages(app)
     install_http_metrics(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(pages.router)

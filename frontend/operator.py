@@ -52,7 +52,11 @@ class ReceiverClient:
         return self._post("/images/requeue", {"status": status})
 
     def enrol_from_image(self, image_id: int, name: str, face: int) -> dict:
+        """A new person; the receiver answers 409 when the name is taken."""
         return self._post(f"/image/{image_id}/enroll", {"name": name, "face": face})
+
+    def add_face_to_person(self, image_id: int, person_id: int, face: int) -> dict:
+        return self._post(f"/image/{image_id}/enroll", {"person_id": person_id, "face": face})
 
     def close(self) -> None:
         self._client.close()

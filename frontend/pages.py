@@ -8,10 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from frontend.params import optional_id, optional_status, search_text
 from frontend.queries import (
     ResultsFilter,
     image_path,
     people,
+    person_names,
     person_page,
     photo_path,
     results_page,
@@ -31,11 +33,13 @@ PLACEHOLDER = (
     '<rect width="64" height="64" fill="#e9ecef"/><path d="M16 16l32 32M48 16L16 48" stroke="#6c757d"'
     ' stroke-width="3"/></svg>'
 )
+PEOPLE_LISTED = 1000  # the add-to-a-person choice; more people than this need POST /person/{id}/photos
 NOTICES = {
     "requeued": "Image re-queued; it will be processed again shortly.",
     "requeued_all": "{n} image(s) re-queued.",
     "requeued_more": "{n} image(s) re-queued; more remain, press the button again.",
-    "enrolled": "Enrolled {name}; this image and {n} other(s) are being re-identified.",
+    "enrolled": "Enrolled {name}; {n} image(s) are being re-identified, this one included.",
+    "added": "Added this face to {name}; {n} image(s) are being re-identified, this one included.",
 }
 
 router = APIRouter()
@@ -45,22 +49,19 @@ def _state(request: Request) -> FrontendState:
     return request.app.state.frontend
 
 
-def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
 def notice(request: Request) -> str | None:
     """The message for a finished action; a fixed text, so a crafted link cannot say anything else."""
     template = NOTICES.get(request.query_params.get("done", ""))
-    if template is None:
+    n = request.query_params.get("n", "0")
+    if template is None or not (n.isascii() and n.isdigit()):
         return None
-    return template.format(n=request.query_params.get("n", "0"), name=request.query_params.get("name", ""))
+    return template.format(n=n, name=request.query_params.get("name", ""))
 
 
 def render(request: Request, template: str, context: dict, status_code: int = 200) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(
-        request, template, {"notice": notice(request), **context}, status_code=status_code
-    )
+    # `operator`: the write forms are shown only where they would be accepted.
+    shared = {"notice": notice(request), "operator": _state(request).operator}
+    return TEMPLATES.TemplateResponse(request, template, {**shared, **context}, status_code=status_code)
 
 
 def not_found(request: Request, what: str) -> HTMLResponse:
@@ -72,9 +73,12 @@ def results(
     request: Request, status: str = "", q: str = "", person: str = "", before: str = "", after: str = ""
 ):
     state = _state(request)
-    chosen = ImageStatus(status) if status in ImageStatus.__members__ else None
     flt = ResultsFilter(
-        chosen, q.strip() or None, _int_or_none(before), _int_or_none(after), _int_or_none(person)
+        optional_status(status),
+        search_text(q),
+        optional_id("before", before),
+        optional_id("after", after),
+        optional_id("person", person),
     )
     page = results_page(state.db, flt, state.page_size)
     context = {
@@ -100,10 +104,12 @@ def image(request: Request, image_id: int):
     faces = found["faces"]
     areas = [(f["box"]["right"] - f["box"]["left"]) * (f["box"]["bottom"] - f["box"]["top"]) for f in faces]
     largest = areas.index(max(areas)) if areas else None
+    # The add-to-a-person form lists everyone; a read-only frontend shows no forms.
+    known = person_names(state.db, PEOPLE_LISTED) if state.operator and largest is not None else []
     return render(
         request,
         "image.html",
-        {"image": found, "width": width, "height": height, "largest": largest},
+        {"image": found, "width": width, "height": height, "largest": largest, "people": known},
     )
 
 

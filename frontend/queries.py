@@ -116,6 +116,13 @@ def people(db: Database) -> list[dict]:
         return list(cur.fetchall())
 
 
+def person_names(db: Database, limit: int) -> list[dict]:
+    """Ids and names, by name: the choice of whom to add a face to."""
+    with db.transaction() as cur:
+        cur.execute("SELECT id, name FROM person ORDER BY name LIMIT %s", (limit,))
+        return list(cur.fetchall())
+
+
 def image_path(db: Database, image_id: int) -> str | None:
     with db.transaction() as cur:
         cur.execute("SELECT path FROM images WHERE id = %s", (image_id,))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from frontend.access import operator_credentials
 from frontend.operator import ReceiverClient
 from frontend.thumbnails import Thumbnailer
 from kubeface.db import Database
@@ -18,6 +19,7 @@ class FrontendState:
     receiver: ReceiverClient
     endpoints: Endpoints
     page_size: int
+    operator: bool  # an operator login is set: the write forms are shown and accepted
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FrontendState:
@@ -27,6 +29,7 @@ class FrontendState:
             receiver=ReceiverClient(settings),
             endpoints=Endpoints.from_settings(settings),
             page_size=settings.frontend_page_size,
+            operator=operator_credentials(settings) is not None,
         )
 
     def close(self) -> None:

@@ -1,4 +1,8 @@
-"""Known people: `person` and `person_images`, written by enrolment."""
+"""Known people: `person` and `person_images`, written by enrolment.
+
+Creating a person and adding photos to one are separate calls on purpose: a typed name that
+happens to exist must never attach someone else's face to that person.
+"""
 
 from __future__ import annotations
 
@@ -19,23 +23,60 @@ class EnrolledImage:
 @dataclass(frozen=True)
 class Enrolment:
     person_id: int
-    created: bool
+    name: str
     person_image_ids: list[int]
 
 
-def enroll_person(db: Database, name: str, images: list[EnrolledImage]) -> Enrolment:
-    """Create the person if new and add the photos with their encodings, in one transaction."""
+class PersonExists(Exception):
+    """Creating a person whose name is taken; adding to them is its own, explicit action."""
+
+    def __init__(self, name: str, person_id: int) -> None:
+        super().__init__(f"a person named {name!r} already exists (id {person_id})")
+        self.name = name
+        self.person_id = person_id
+
+
+class PersonNotFound(LookupError):
+    def __init__(self, person_id: int) -> None:
+        super().__init__(f"no person with id {person_id}")
+        self.person_id = person_id
+
+
+def find_person_id(db: Database, name: str) -> int | None:
+    """The id of the person with this name, if any (names are unique)."""
+    with db.transaction() as cur:
+        cur.execute("SELECT id FROM person WHERE name = %s", (name,))
+        row = cur.fetchone()
+    return row["id"] if row else None
+
+
+def create_person(db: Database, name: str, images: list[EnrolledImage]) -> Enrolment:
+    """Create a new person with their photos, in one transaction; PersonExists if the name is taken."""
     with db.transaction() as cur:
         cur.execute("INSERT IGNORE INTO person (name) VALUES (%s)", (name,))
-        created = cur.rowcount == 1
-        cur.execute("SELECT id FROM person WHERE name = %s", (name,))
-        person_id = cur.fetchone()["id"]
+        if cur.rowcount != 1:
+            cur.execute("SELECT id FROM person WHERE name = %s", (name,))
+            raise PersonExists(name, cur.fetchone()["id"])
+        person_id = cur.lastrowid
         image_ids = insert_person_images(cur, person_id, images)
-    return Enrolment(person_id, created, image_ids)
+    return Enrolment(person_id, name, image_ids)
+
+
+def add_photos(db: Database, person_id: int, images: list[EnrolledImage]) -> Enrolment:
+    """Add photos to an existing person; PersonNotFound if there is none with this id."""
+    with db.transaction() as cur:
+        # FOR SHARE: the person cannot be deleted between this check and the insert.
+        cur.execute("SELECT name FROM person WHERE id = %s LOCK IN SHARE MODE", (person_id,))
+        row = cur.fetchone()
+        if row is None:
+            raise PersonNotFound(person_id)
+        image_ids = insert_person_images(cur, person_id, images)
+    return Enrolment(person_id, row["name"], image_ids)
 
 
 def insert_person_images(cur: Cursor, person_id: int, images: list[EnrolledImage]) -> list[int]:
-    """Add photos to a person inside the caller's transaction; their person_images ids.
+    """Insert (or re-encode) the person's photos inside the caller's transaction; their ids. A
+    photo enrolled twice keeps one row.
 
     Every insert into person_images goes through here. It first locks the one row of
     `gallery_writes` until the transaction ends, so ids are handed out in commit order:

@@ -112,7 +112,9 @@ class Settings(BaseSettings):
     frontend_page_size: int = Field(default=50, ge=1, le=500)
     # The frontend's operator actions go to the receiver, sending API_TOKEN as the bearer token.
     frontend_receiver_url: str | None = None  # default http://127.0.0.1:$RECEIVER_PORT
-    # When both are set, every frontend page asks for HTTP basic auth.
+    # When both are set, every frontend page asks for HTTP basic auth and the operator forms are
+    # on; when neither is, the frontend is read-only (its write routes answer 403). One alone is
+    # refused at the frontend's start, as is API_TOKEN without them in production.
     frontend_user: str | None = None
     frontend_password: SecretStr | None = None
     # Thumbnails are cached on disk here; default: a folder in the system's temp dir.
@@ -142,19 +144,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
-        if (
-            self.environment is Environment.PRODUCTION
-            and self.mysql_password.get_secret_value() in PLACEHOLDER_SECRETS
-        ):
-            raise ValueError("MYSQL_PASSWORD is a development placeholder; set a real secret in production")
-        if self.environment is Environment.PRODUCTION and self.fault_crash_after_commit:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        secrets = {
+            "MYSQL_PASSWORD": self.mysql_password,
+            "API_TOKEN": self.api_token,
+            # Only with a user: alone it is refused at the frontend's start with a clearer message.
+            "FRONTEND_PASSWORD": self.frontend_password if self.frontend_user else None,
+        }
+        for name, secret in secrets.items():
+            if secret is not None and secret.get_secret_value() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name} is a development placeholder; set a real secret in production")
+        if self.fault_crash_after_commit:
             raise ValueError("FAULT_CRASH_AFTER_COMMIT is for tests; it must be off in production")
-        if (
-            self.environment is Environment.PRODUCTION
-            and self.api_token is not None
-            and self.api_token.get_secret_value() in PLACEHOLDER_SECRETS
-        ):
-            raise ValueError("API_TOKEN is a development placeholder; set a real secret in production")
         return self
 
     @property

@@ -8,17 +8,18 @@ publishes its id, so two operators (or an operator and cron) never double-queue.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from typing import Literal
 
 import grpc
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kubeface.images import get_image
-from kubeface.people import EnrolledImage, enroll_person
+from kubeface.people import EnrolledImage, add_photos, create_person
 from kubeface.proto import recognizer_pb2 as pb
-from kubeface.retry import PENDING_BEFORE_ENROLMENT
 from receiver.errors import ApiError
+from receiver.people_routes import enrolled, refuse_taken_name
+from receiver.routes import PersonName
 from receiver.state import ReceiverState
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,18 @@ class RequeueAll(BaseModel):
 
 
 class EnrolFromImage(BaseModel):
+    """Either `name` (a new person; 409 if taken) or `person_id` (add the face to that person)."""
+
     model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    name: PersonName | None = None
+    person_id: int | None = Field(default=None, ge=1, description="an existing person to add the face to")
     face: int = Field(default=0, ge=0, description="index of the face in GET /image/{id}'s `faces`")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> EnrolFromImage:
+        if (self.name is None) == (self.person_id is None):
+            raise ValueError("give either name (to create a person) or person_id (to add to one), not both")
+        return self
 
 
 def _state(request: Request) -> ReceiverState:
@@ -80,45 +90,47 @@ def requeue_images(body: RequeueAll, request: Request) -> dict:
 
 @router.post("/image/{image_id}/enroll", status_code=201)
 def enrol_from_image(image_id: int, body: EnrolFromImage, request: Request) -> dict:
-    """Enrol `name` from a face of a processed image, then re-identify the images it may be in."""
+    """Enrol a face of a processed image as a new person (`name`) or add it to one (`person_id`),
+    then re-identify the images it may be in."""
     state = _state(request)
     image = get_image(state.db, image_id)
     if image is None:
         raise ApiError(404, f"no image with id {image_id}")
+    if body.name is not None:
+        refuse_taken_name(state, body.name)
+    photo = [EnrolledImage(image["path"], _encode_face(state, image, body.face))]
+    if body.person_id is not None:
+        enrolment = add_photos(state.db, body.person_id, photo)
+    else:
+        enrolment = create_person(state.db, body.name, photo)
+    # This image first: it may now show the person.
+    this = _requeue(state, f"{_FINAL} AND id = %(image_id)s", {"image_id": image_id, "limit": 1})
+    log.info("face enrolled from an image", extra={"person_id": enrolment.person_id, "image_id": image_id})
+    answer = enrolled(state, enrolment, photo, created=body.person_id is None)
+    answer["requeued"] += len(this)
+    return answer
+
+
+def _encode_face(state: ReceiverState, image: dict, face: int):
+    """The encoding of the image's face number `face`, which must be its largest for now."""
     faces = image["faces"]
-    if body.face >= len(faces):
-        raise ApiError(422, f"image {image_id} has {len(faces)} face(s); pick a face index below that")
+    if face >= len(faces):
+        raise ApiError(422, f"image {image['id']} has {len(faces)} face(s); pick a face index below that")
     try:
         reply: pb.EncodeResponse = state.recognizer.Encode(
             pb.EncodeRequest(image_path=image["path"]), timeout=state.recognizer_timeout
         )
     except grpc.RpcError as exc:
         if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-            raise ApiError(422, f"cannot read image {image_id} any more: {exc.details()}") from exc
+            raise ApiError(422, f"cannot read image {image['id']} any more: {exc.details()}") from exc
         log.error("recognizer Encode failed: %s %s", exc.code().name, exc.details())
         raise ApiError(503, "the recognizer is unavailable; try the enrolment again shortly") from exc
     # Encode takes the largest face; enrolling another one needs a box in EncodeRequest.
-    chosen = faces[body.face]["box"]
-    encoded = {
-        "top": reply.box.top,
-        "right": reply.box.right,
-        "bottom": reply.box.bottom,
-        "left": reply.box.left,
-    }
-    if chosen != encoded:
+    box = reply.box
+    if faces[face]["box"] != {"top": box.top, "right": box.right, "bottom": box.bottom, "left": box.left}:
         raise ApiError(
             422,
-            f"only the largest face of an image can be enrolled for now; face {body.face} is not it."
+            f"only the largest face of an image can be enrolled for now; face {face} is not it."
             " Crop the photo to that face and enrol the crop with POST /person",
         )
-    enrolment = enroll_person(state.db, body.name, [EnrolledImage(image["path"], reply.encoding)])
-    # This image and the PENDING ones with faces may now show the new person.
-    requeued = _requeue(state, f"{_FINAL} AND id = %(image_id)s", {"image_id": image_id, "limit": 1})
-    requeued += _requeue(state, PENDING_BEFORE_ENROLMENT, {"limit": REQUEUE_BATCH})
-    log.info("person enrolled from an image", extra={"person_id": enrolment.person_id, "image_id": image_id})
-    return {
-        "id": enrolment.person_id,
-        "name": body.name,
-        "created": enrolment.created,
-        "requeued": requeued,
-    }
+    return reply.encoding

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from kubeface.body_limit import BodySizeLimit
 from kubeface.http_metrics import install_http_metrics, install_probes
 from kubeface.queue import PublishError
 from kubeface.request_ids import install_request_ids
@@ -16,7 +17,7 @@ from kubeface.settings import Settings
 from receiver import admin_routes
 from receiver.auth import WriteTokenGuard
 from receiver.errors import install_error_handlers
-from receiver.limits import BodySizeLimit
+from receiver.people_routes import router as people_router
 from receiver.routes import router
 from receiver.state import ReceiverState
 
@@ -41,10 +42,13 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     install_http_metrics(app)
     install_request_ids(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.receiver_max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.receiver_max_body_bytes, advice="send fewer paths per batch"
+    )
     token = settings.api_token.get_secret_value() if settings.api_token else None
     writes_need_token = Depends(WriteTokenGuard(token))
     app.include_router(router, dependencies=[writes_need_token])
+    app.include_router(people_router, dependencies=[writes_need_token])
     app.include_router(admin_routes.router, dependencies=[writes_need_token])
     install_probes(app, lambda request: request.app.state.receiver.db)
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kubeface.paths import PathRejected
+from kubeface.people import PersonExists, PersonNotFound
 from kubeface.queue import PublishError
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,19 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PathRejected)
     async def path_rejected(_: Request, exc: PathRejected) -> JSONResponse:
         return _json(422, str(exc))
+
+    @app.exception_handler(PersonExists)
+    async def person_exists(_: Request, exc: PersonExists) -> JSONResponse:
+        return _json(
+            409,
+            f"{exc}; to add photos to them, POST /person/{exc.person_id}/photos (or enrol from an"
+            f' image with {{"person_id": {exc.person_id}}}, or `kubeface enroll --add`)',
+            person_id=exc.person_id,
+        )
+
+    @app.exception_handler(PersonNotFound)
+    async def person_not_found(_: Request, exc: PersonNotFound) -> JSONResponse:
+        return _json(404, f"{exc}; see the people list, or create the person with POST /person")
 
     @app.exception_handler(PublishError)
     async def publish_failed(_: Request, exc: PublishError) -> JSONResponse:

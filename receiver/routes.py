@@ -1,4 +1,4 @@
-"""The receiver's HTTP routes: post images, read one back, enrol a person."""
+"""The receiver's HTTP routes: post images, read one back. People are in people_routes.py."""
 
 from __future__ import annotations
 
@@ -6,17 +6,13 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
-import grpc
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from kubeface.images import Posted, get_image
 from kubeface.paths import MAX_PATH_LENGTH, PathRejected, resolve_image_path
-from kubeface.people import EnrolledImage, enroll_person
-from kubeface.proto import recognizer_pb2 as pb
-from kubeface.retry import PENDING_BEFORE_ENROLMENT
 from kubeface.text import require_utf8, shown
 from receiver.errors import ApiError
 from receiver.state import ReceiverState
@@ -24,8 +20,6 @@ from receiver.state import ReceiverState
 log = logging.getLogger(__name__)
 
 router = APIRouter()
-
-REQUEUE_AFTER_ENROLMENT = 1000
 
 PathStr = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH_LENGTH)]
 
@@ -45,12 +39,6 @@ class ImagePost(BaseModel):
 class ImagesPost(BaseModel):
     model_config = ConfigDict(extra="forbid")
     paths: list[str] = Field(min_length=1)
-
-
-class PersonPost(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: PersonName
-    paths: list[PathStr] = Field(min_length=1, max_length=100)
 
 
 def _state(request: Request) -> ReceiverState:
@@ -113,49 +101,3 @@ def read_image(image_id: int, request: Request) -> dict:
     if image is None:
         raise ApiError(404, f"no image with id {image_id}")
     return image
-
-
-@router.post("/person", status_code=201)
-def post_person(body: PersonPost, request: Request, response: Response) -> dict:
-    """Enrol a known person from photos under the image root (the largest face of each)."""
-    state = _state(request)
-    images = []
-    for raw in body.paths:
-        image_path = resolve_image_path(state.image_root, raw)
-        try:
-            reply: pb.EncodeResponse = state.recognizer.Encode(
-                pb.EncodeRequest(image_path=image_path.relative), timeout=state.recognizer_timeout
-            )
-        except grpc.RpcError as exc:
-            raise _encode_error(exc, raw) from exc
-        images.append(EnrolledImage(image_path.relative, reply.encoding))
-    enrolment = enroll_person(state.db, body.name, images)
-    if not enrolment.created:
-        response.status_code = 200
-    log.info("person enrolled", extra={"person_id": enrolment.person_id, "images": len(images)})
-    # PENDING images with faces may show the new person: identify them again (one batch here,
-    # the rest by the retry job's `pending_after_enrolment`).
-    requeued = state.requeue(PENDING_BEFORE_ENROLMENT, {"limit": REQUEUE_AFTER_ENROLMENT}, reason="enrolment")
-    return {
-        "id": enrolment.person_id,
-        "name": body.name,
-        "created": enrolment.created,
-        "requeued": len(requeued),
-        "images": [
-            {"id": i, "path": img.path} for i, img in zip(enrolment.person_image_ids, images, strict=True)
-        ],
-    }
-
-
-def _encode_error(exc: grpc.RpcError, raw_path: str) -> ApiError:
-    code = exc.code()
-    if code == grpc.StatusCode.FAILED_PRECONDITION:
-        return ApiError(422, f"no face found in {raw_path!r}; enrol with a photo that shows the face")
-    if code in (
-        grpc.StatusCode.NOT_FOUND,
-        grpc.StatusCode.INVALID_ARGUMENT,
-        grpc.StatusCode.PERMISSION_DENIED,
-    ):
-        return ApiError(422, f"cannot use {raw_path!r}: {exc.details()}")
-    log.error("recognizer Encode failed: %s %s", code.name, exc.details())
-    return ApiError(503, "the recognizer is unavailable; try the enrolment again shortly")

@@ -30,6 +30,9 @@ from tests.servers import (
 FINAL = {"PROCESSED", "PENDING", "FAILED"}
 # The mesh runs with write auth on, as production should; `Mesh.api()` sends the token.
 API_TOKEN = "test-api-token-0123456789"
+# The session's frontend has no operator login, so it is read-only (the `make run` default);
+# `Mesh.operator_frontend()` starts a second one with this login for the write forms.
+OPERATOR = ("operator", "test-operator-password")
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Mesh:
     # (`ServerProcess.start()` reuses the same argv: same ports, datadir and -data-path).
     infra: dict[str, ServerProcess] = field(default_factory=dict)
     mariadb_socket: Path | None = None
+    operator_url: str = ""  # set by operator_frontend()
 
     def start(
         self,
@@ -84,6 +88,23 @@ class Mesh:
             "mysql_database": params["database"],
         }
         return Settings(_env_file=None, **{**connection, **overrides})
+
+    def operator_frontend(self) -> str:
+        """The URL of a frontend with an operator login (OPERATOR), started on first use."""
+        if "frontend-operator" not in self.services:
+            port = free_port()
+            operator = {
+                "FRONTEND_PORT": str(port),
+                "FRONTEND_USER": OPERATOR[0],
+                "FRONTEND_PASSWORD": OPERATOR[1],
+            }
+            self.start("frontend", instance="frontend-operator", env=operator)
+            self.operator_url = f"http://127.0.0.1:{port}"
+        return self.operator_url
+
+    def operator(self) -> httpx.Client:
+        """A client of the operator frontend, signed in."""
+        return httpx.Client(base_url=self.operator_frontend(), auth=OPERATOR, timeout=120)
 
     def stop(self, instance: str) -> int | None:
         return self.services[instance].stop()

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import OPERATOR
+
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parents[2] / ".cache" / "axe-core" / "package" / "axe.min.js"
+CREDENTIALS = {"username": OPERATOR[0], "password": OPERATOR[1]}
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -30,9 +33,16 @@ def chromium():
         browser.close()
 
 
+@pytest.fixture(scope="session")
+def ui(mesh) -> str:
+    """The frontend the browser drives: the operator one, signed in by each context, so that the
+    Enrol and Re-queue forms are there (the session's own frontend is read-only)."""
+    return mesh.operator_frontend()
+
+
 @pytest.fixture
-def page(chromium):
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+def page(chromium, ui):
+    context = chromium.new_context(viewport={"width": 1280, "height": 800}, http_credentials=CREDENTIALS)
     context.set_default_timeout(20_000)
     page = context.new_page()
     yield page

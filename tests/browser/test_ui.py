@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from tests.browser.conftest import CREDENTIALS
+
 pytestmark = [pytest.mark.mesh, pytest.mark.timeout(180)]
 
 MISSING = 55  # more than one page (FRONTEND_PAGE_SIZE is 50); they fail fast, no recognition
@@ -36,8 +38,8 @@ def seeded(mesh):
     return ids
 
 
-def test_results_table_filters_and_pagination(mesh, seeded, page, screenshots):
-    page.goto(mesh.frontend_url + "/")
+def test_results_table_filters_and_pagination(mesh, ui, seeded, page, screenshots):
+    page.goto(ui + "/")
     _shot(page, screenshots, "results")
     assert page.locator("table.results tbody tr").count() == 50
     # The FAILED count in the header filters the table.
@@ -56,7 +58,7 @@ def test_results_table_filters_and_pagination(mesh, seeded, page, screenshots):
     page.get_by_role("link", name="← Newer").click()
     assert page.locator("table.results tbody tr td:nth-child(2)").all_inner_texts() == first_ids
     # Search by path, through the form.
-    page.goto(mesh.frontend_url + "/")
+    page.goto(ui + "/")
     page.get_by_label("Search path or person").fill("browser/two_faces")
     page.get_by_role("button", name="Filter").click()
     rows = page.locator("table.results tbody tr")
@@ -65,8 +67,8 @@ def test_results_table_filters_and_pagination(mesh, seeded, page, screenshots):
     assert page.locator("table.results tbody img").evaluate("img => img.complete && img.naturalWidth") > 0
 
 
-def test_image_page_draws_labelled_face_boxes(mesh, seeded, page, screenshots):
-    page.goto(mesh.frontend_url + "/?q=browser/two_faces")
+def test_image_page_draws_labelled_face_boxes(mesh, ui, seeded, page, screenshots):
+    page.goto(ui + "/?q=browser/two_faces")
     page.get_by_role("link", name="browser/two_faces.jpg").click()
     assert re.search(rf"/image/{seeded['two_faces.jpg']}$", page.url)
     page.wait_for_load_state("networkidle")
@@ -87,8 +89,8 @@ def test_image_page_draws_labelled_face_boxes(mesh, seeded, page, screenshots):
     _shot(page, screenshots, "image")
 
 
-def test_person_page_shows_enrolled_photos_and_recognised_images(mesh, seeded, page, screenshots):
-    page.goto(mesh.frontend_url + f"/image/{seeded['obama2.jpg']}")
+def test_person_page_shows_enrolled_photos_and_recognised_images(mesh, ui, seeded, page, screenshots):
+    page.goto(ui + f"/image/{seeded['obama2.jpg']}")
     page.locator("dl.facts").get_by_role("link", name="obama").click()
     assert page.locator("h1").inner_text() == "obama"
     page.wait_for_function("() => document.querySelector('ul.photos img').naturalWidth > 0")
@@ -96,7 +98,7 @@ def test_person_page_shows_enrolled_photos_and_recognised_images(mesh, seeded, p
     _shot(page, screenshots, "person")
 
 
-def test_enrol_a_person_from_an_image_page(mesh, seeded, page, screenshots):
+def test_enrol_a_person_from_an_image_page(mesh, ui, seeded, page, screenshots):
     people = mesh.image_root / "shared" / "people" / "rose_leslie"
     if not people.is_dir():
         pytest.skip("../shared/faces is absent: the sdist's faces are all spoken for by other tests")
@@ -104,7 +106,7 @@ def test_enrol_a_person_from_an_image_page(mesh, seeded, page, screenshots):
         shutil.copy(people / f"img{n}.jpg", mesh.image_root / "browser" / f"rose{n}.jpg")
     first, second = (mesh.wait_final(mesh.post(f"browser/rose{n}.jpg")["id"]) for n in (1, 2))
     assert first["status"] == second["status"] == "PENDING"
-    page.goto(mesh.frontend_url + f"/image/{first['id']}")
+    page.goto(ui + f"/image/{first['id']}")
     page.get_by_label("Name").fill("rose_leslie")
     page.get_by_role("button", name="Enrol").click()
     assert "Enrolled rose_leslie" in page.locator(".notice").inner_text()
@@ -119,12 +121,14 @@ def test_enrol_a_person_from_an_image_page(mesh, seeded, page, screenshots):
     _shot(page, screenshots, "image-after-enrolment")
 
 
-def test_requeue_works_without_javascript(mesh, seeded, chromium, screenshots):
-    context = chromium.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 800})
+def test_requeue_works_without_javascript(mesh, ui, seeded, chromium, screenshots):
+    context = chromium.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 800}, http_credentials=CREDENTIALS
+    )
     page = context.new_page()
     try:
         image_id = seeded["corrupt.jpg"]
-        page.goto(mesh.frontend_url + f"/image/{image_id}")
+        page.goto(ui + f"/image/{image_id}")
         page.get_by_role("button", name="Re-queue this image").click()
         assert "re-queued" in page.locator(".notice").inner_text()
         assert mesh.wait_final(image_id)["attempts"] >= 2
@@ -132,8 +136,8 @@ def test_requeue_works_without_javascript(mesh, seeded, chromium, screenshots):
         context.close()
 
 
-def test_system_panel_reads_the_services(mesh, seeded, page, screenshots):
-    page.goto(mesh.frontend_url + "/system")
+def test_system_panel_reads_the_services(mesh, ui, seeded, page, screenshots):
+    page.goto(ui + "/system")
     assert page.locator(".breaker-closed").inner_text() == "closed"
     assert re.fullmatch(r"\d+", page.locator("#queue-t + p.big").inner_text())
     assert page.locator("ul.problems").count() == 0
@@ -141,12 +145,12 @@ def test_system_panel_reads_the_services(mesh, seeded, page, screenshots):
 
 
 @pytest.mark.parametrize("path", ["/", "/?status=FAILED", "/people", "/system", "image", "person"])
-def test_pages_pass_axe_accessibility_checks(mesh, seeded, page, axe_source, path):
+def test_pages_pass_axe_accessibility_checks(mesh, ui, seeded, page, axe_source, path):
     if path == "image":
         path = f"/image/{seeded['two_faces.jpg']}"
     elif path == "person":
         path = "/person/" + str(mesh.sql("SELECT id FROM person WHERE name = 'obama'")[0]["id"])
-    page.goto(mesh.frontend_url + path)
+    page.goto(ui + path)
     page.add_script_tag(content=axe_source)
     result = page.evaluate(
         "() => axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']})"
@@ -155,8 +159,8 @@ def test_pages_pass_axe_accessibility_checks(mesh, seeded, page, axe_source, pat
     assert problems == []
 
 
-def test_keyboard_alone_reaches_filters_and_rows(mesh, seeded, page):
-    page.goto(mesh.frontend_url + "/")
+def test_keyboard_alone_reaches_filters_and_rows(mesh, ui, seeded, page):
+    page.goto(ui + "/")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.keyboard.press("Enter")

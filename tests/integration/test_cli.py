@@ -109,3 +109,26 @@ def test_retry_prints_what_it_requeued(mesh):
         line.split()[:3] == [str(image["id"]), "failed", "cli_late.jpg"] for line in dry.stdout.splitlines()
     )
     assert mesh.sql("SELECT status FROM images WHERE id = %s", (image["id"],))[0]["status"] == "FAILED"
+
+
+def test_enroll_refuses_a_taken_name_unless_told_to_add(mesh):
+    spare = mesh.image_root / "shared" / "lin-manuel-miranda.png"
+    if not spare.exists():
+        pytest.skip("../shared/faces is absent: the sdist's faces are all spoken for by other tests")
+    (mesh.image_root / "cli_add").mkdir(exist_ok=True)
+    for name in ("first.png", "second.png"):
+        shutil.copy(spare, mesh.image_root / "cli_add" / name)
+    created = mesh.run("enroll", "cli_lin", "cli_add/first.png")
+    assert created.returncode == 0, created.stderr
+    refused = mesh.run("enroll", "cli_lin", "cli_add/second.png")
+    assert refused.returncode == 1
+    assert "already enrolled" in refused.stderr and "--add" in refused.stderr
+    photos = (
+        "SELECT COUNT(*) AS n FROM person_images pi JOIN person p ON p.id = pi.person_id"
+        " WHERE p.name = 'cli_lin'"
+    )
+    assert mesh.sql(photos)[0]["n"] == 1
+    added = mesh.run("enroll", "--add", "cli_lin", "cli_add/second.png", "--json")
+    assert added.returncode == 0, added.stderr
+    assert _json(added)["enrolled"] == 1
+    assert mesh.sql(photos)[0]["n"] == 2

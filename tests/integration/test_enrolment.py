@@ -29,13 +29,14 @@ def test_encodings_are_cached_in_the_database(mesh):
 
 
 def test_enrolling_the_same_photo_again_adds_no_duplicate(mesh):
+    obama = mesh.sql("SELECT id FROM person WHERE name = 'obama'")[0]["id"]
     with mesh.api() as api:
-        response = api.post("/person", json={"name": "obama", "paths": ["known/obama.jpg"]})
-    assert response.status_code == 200
+        response = api.post(f"/person/{obama}/photos", json={"paths": ["known/obama.jpg"]})
+    assert response.status_code == 201, response.text
     assert response.json()["created"] is False
     rows = mesh.sql(
         "SELECT COUNT(*) AS n FROM person_images pi JOIN person p ON p.id = pi.person_id"
-        " WHERE p.name = 'obama'"
+        " WHERE p.name = 'obama' AND pi.path = 'known/obama.jpg'"
     )
     assert rows[0]["n"] == 1
 
@@ -83,9 +84,10 @@ def test_enrolling_someone_re_identifies_pending_images_they_are_in(mesh):
     assert image["person"] == "obama"
     mesh.sql("UPDATE images SET status = 'PENDING', person_id = NULL WHERE id = %s", (image["id"],))
     shutil.copy(mesh.image_root / "obama.jpg", mesh.image_root / "known" / "obama_again.jpg")
+    obama = mesh.sql("SELECT id FROM person WHERE name = 'obama'")[0]["id"]
     with mesh.api() as api:
-        response = api.post("/person", json={"name": "obama", "paths": ["known/obama_again.jpg"]})
-    assert response.status_code == 200 and response.json()["requeued"] >= 1
+        response = api.post(f"/person/{obama}/photos", json={"paths": ["known/obama_again.jpg"]})
+    assert response.status_code == 201 and response.json()["requeued"] >= 1
     deadline = time.monotonic() + 60
     while mesh.wait_final(image["id"])["status"] == "PENDING" and time.monotonic() < deadline:
         time.sleep(0.3)

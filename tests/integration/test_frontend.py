@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 import httpx
 import pytest
+
+from tests.conftest import OPERATOR, free_port
 
 pytestmark = pytest.mark.mesh
 
@@ -105,7 +109,8 @@ def test_results_queries_use_indexes_not_scans(mesh):
 
 def test_requeue_and_enrol_forms_go_through_the_receiver(mesh, processed):
     _, failed = processed
-    with httpx.Client(base_url=mesh.frontend_url) as client:
+    with mesh.operator() as client:
+        assert 'action="/images/requeue"' in client.get("/").text
         done = client.post(f"/image/{failed['id']}/requeue")
         assert done.status_code == 303 and done.headers["location"].endswith("done=requeued")
         assert mesh.wait_final(failed["id"])["attempts"] == 2
@@ -129,3 +134,129 @@ def test_frontend_exports_the_backlog_the_alerts_watch(mesh, processed):
     assert f'kubeface_images{{status="PROCESSED"}} {float(processed_rows)}' in metrics
     assert "kubeface_queue_depth " in metrics
     assert 'http_requests_total{code="200",method="GET",route="/"}' in metrics
+
+
+def test_without_an_operator_login_the_frontend_is_read_only(mesh, processed):
+    """The session's frontend holds API_TOKEN but has no login: nobody may write through it."""
+    _, failed = processed
+    attempts = mesh.wait_final(failed["id"])["attempts"]
+    with httpx.Client(base_url=mesh.frontend_url) as client:
+        assert 'method="post"' not in client.get(f"/image/{failed['id']}").text
+        assert 'method="post"' not in client.get("/").text
+        same_site = {"origin": mesh.frontend_url}
+        for path, form in [
+            (f"/image/{failed['id']}/requeue", {}),
+            ("/images/requeue", {"status": "FAILED"}),
+            (f"/image/{failed['id']}/enroll", {"name": "frontend_intruder", "face": "0"}),
+            (f"/image/{failed['id']}/add-to-person", {"person_id": "1", "face": "0"}),
+        ]:
+            refused = client.post(path, data=form, headers=same_site)
+            assert refused.status_code == 403 and "read-only" in refused.text, path
+    assert mesh.wait_final(failed["id"])["attempts"] == attempts
+    assert not mesh.sql("SELECT id FROM person WHERE name = 'frontend_intruder'")
+
+
+def test_read_only_image_page_says_why_there_is_no_enrol_form(mesh, processed):
+    image, _ = processed
+    page = httpx.get(f"{mesh.frontend_url}/image/{image['id']}").text
+    assert "Read-only" in page and "FRONTEND_PASSWORD" in page and 'method="post"' not in page
+
+
+def test_the_operator_frontend_needs_its_login(mesh, processed):
+    image, _ = processed
+    url = mesh.operator_frontend()
+    assert httpx.get(url + "/").status_code == 401
+    assert httpx.post(f"{url}/image/{image['id']}/requeue").status_code == 401
+    assert httpx.get(url + "/", auth=(OPERATOR[0], "wrong")).status_code == 401
+    assert httpx.get(url + "/healthz").status_code == 200
+
+
+def test_pages_refuse_framing_and_null_origins(mesh, processed):
+    image, _ = processed
+    for response in (httpx.get(mesh.frontend_url + "/"), httpx.get(mesh.operator_frontend() + "/")):
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    with mesh.operator() as client:
+        null = client.post(f"/image/{image['id']}/requeue", headers={"origin": "null"})
+        assert null.status_code == 403
+
+
+def test_a_large_form_post_is_refused_before_it_is_read(mesh, processed):
+    with mesh.operator() as client:
+        declared = client.post("/images/requeue", content=b"status=FAILED&x=" + b"y" * 100_000)
+        assert declared.status_code == 413
+
+        def chunks():
+            yield b"status=FAILED&x="
+            for _ in range(40):
+                yield b"y" * 4096
+
+        assert client.post("/images/requeue", content=chunks()).status_code == 413
+
+
+def test_a_taken_name_is_refused_and_adding_to_a_person_is_its_own_form(mesh):
+    spare = mesh.image_root / "shared" / "lin-manuel-miranda.png"
+    if not spare.exists():
+        pytest.skip("../shared/faces is absent: the sdist's faces are all spoken for by other tests")
+    (mesh.image_root / "frontend").mkdir(exist_ok=True)
+    for name in ("reference.png", "seen.png"):
+        shutil.copy(spare, mesh.image_root / "frontend" / name)
+    with mesh.api() as api:
+        created = api.post("/person", json={"name": "frontend_lin", "paths": ["frontend/reference.png"]})
+    assert created.status_code == 201, created.text
+    person = created.json()["id"]
+    image = mesh.wait_final(mesh.post("frontend/seen.png")["id"])
+    with mesh.operator() as client:
+        page = client.get(f"/image/{image['id']}").text
+        assert f'<option value="{person}">frontend_lin</option>' in page
+        taken = client.post(f"/image/{image['id']}/enroll", data={"name": "frontend_lin", "face": "0"})
+        assert taken.status_code == 409 and "already enrolled" in taken.text
+        assert "Add this face to a person" in taken.text
+        added = client.post(f"/image/{image['id']}/add-to-person", data={"person_id": person, "face": "0"})
+        assert added.status_code == 303 and "done=added" in added.headers["location"]
+        assert "frontend_lin" in client.get(added.headers["location"]).text
+    photos = mesh.sql("SELECT COUNT(*) AS n FROM person_images WHERE person_id = %s", (person,))
+    assert photos[0]["n"] == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/?before=%C2%B2", "before"),  # "²".isdigit() is true and int("²") raises
+        ("/?after=abc", "after"),
+        ("/?person=-1", "person"),
+        ("/?before=" + "9" * 30, "before"),
+        ("/?status=processed", "status"),
+        ("/?q=" + "x" * 1000, "q"),
+        ("/image/abc", "image_id"),
+        ("/image/%C2%B2", "image_id"),
+        ("/person/1e3", "person_id"),
+        ("/?done=enrolled&n=%C2%B2&name=x", None),  # a notice with a bad count is just not shown
+        ("/image/99999999999999999999999", None),
+        ("/person/99999999999999999999999", None),
+    ],
+)
+def test_malformed_values_get_a_4xx_that_names_them(mesh, path, named):
+    response = httpx.get(mesh.frontend_url + path)
+    assert response.status_code < 500, response.text
+    if named:
+        assert response.status_code == 400 and named in response.text, response.text
+
+
+def test_malformed_form_values_get_a_400_that_names_them(mesh, processed):
+    image, _ = processed
+    with mesh.operator() as client:
+        for path, form, named in [
+            (f"/image/{image['id']}/enroll", {"name": "x", "face": "²"}, "face"),
+            (f"/image/{image['id']}/add-to-person", {"person_id": "one", "face": "0"}, "person_id"),
+            ("/image/abc/requeue", {}, "image_id"),
+        ]:
+            response = client.post(path, data=form)
+            assert response.status_code == 400 and named in response.text, (path, response.text)
+
+
+def test_a_production_frontend_with_the_token_and_no_login_refuses_to_start(mesh):
+    env = {"ENVIRONMENT": "production", "FRONTEND_PORT": str(free_port())}
+    result = mesh.run("frontend", env=env, timeout=60)
+    assert result.returncode != 0
+    assert "FRONTEND_USER and FRONTEND_PASSWORD" in result.stdout + result.stderr

@@ -15,7 +15,7 @@ import pymysql
 import pytest
 
 from kubeface.db import Database
-from kubeface.people import EnrolledImage, enroll_person, insert_person_images
+from kubeface.people import EnrolledImage, create_person, insert_person_images
 from recognizer.gallery import GalleryStore
 
 pytestmark = pytest.mark.mesh
@@ -65,7 +65,7 @@ def test_two_overlapping_enrolments_are_both_loaded(mesh, db, store):
             )
         with ThreadPoolExecutor(1) as pool:
             fast = pool.submit(
-                enroll_person, db, f"fast-{tag}", [EnrolledImage(f"order/{tag}-2.jpg", second)]
+                create_person, db, f"fast-{tag}", [EnrolledImage(f"order/{tag}-2.jpg", second)]
             )
             wait([fast], timeout=3)  # give it the chance to commit first, if it can
             store.refresh()  # a recognizer refreshes while the first is still open
@@ -91,7 +91,7 @@ def test_a_row_inserted_by_hand_below_a_loaded_id_is_loaded(mesh, db, store):
                 (cur.lastrowid, f"order/{tag}-h.jpg", f"order/{tag}-h.jpg", late.astype("<f8").tobytes()),
             )
             late_id = cur.lastrowid
-        [early_id] = enroll_person(
+        [early_id] = create_person(
             db, f"early-{tag}", [EnrolledImage(f"order/{tag}-e.jpg", early)]
         ).person_image_ids
         # The lock held by the open hand-typed insert blocks nothing here: it took none.

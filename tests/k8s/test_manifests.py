@@ -343,7 +343,11 @@ def test_every_configmap_and_secret_reference_resolves(overlay: str) -> None:
                 if (kind, name) not in present:
                     missing.add((kind, name))
     # Production expects the Secrets to exist already (created by the operator, not by git).
-    expected_missing = {("Secret", "kubeface-mysql"), ("Secret", "kubeface-api")}
+    expected_missing = {
+        ("Secret", "kubeface-mysql"),
+        ("Secret", "kubeface-api"),
+        ("Secret", "kubeface-frontend"),
+    }
     assert missing == (expected_missing if overlay == "production" else set())
     secrets = objects(overlay, "Secret")
     if overlay == "production":
@@ -352,6 +356,15 @@ def test_every_configmap_and_secret_reference_resolves(overlay: str) -> None:
         mysql = next(secret for name, secret in secrets.items() if name.startswith("kubeface-mysql"))
         services = ("receiver", "processor", "recognizer", "frontend", "retry")
         assert {"password", "root-password", *(f"{s}-password" for s in services)} <= set(mysql["data"])
+
+
+@overlays
+def test_the_frontend_has_an_operator_login_to_guard_its_token(overlay: str) -> None:
+    """A frontend holding API_TOKEN without a login is refused in production (frontend/access.py)."""
+    env = {e["name"]: e for e in container(objects(overlay, "Deployment")["frontend"])["env"]}
+    assert "API_TOKEN" in env
+    assert env["FRONTEND_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"].startswith("kubeface-frontend")
+    assert config(overlay)["FRONTEND_USER"]
 
 
 @overlays

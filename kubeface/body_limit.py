@@ -12,11 +12,15 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Answers 413 before reading more than `max_bytes` of a body, declared or chunked."""
+    """Answers 413 before reading more than `max_bytes` of a body, declared or chunked.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `advice` ends the refusal (what to send instead); `as_json` answers {"error": ...}, else text."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, advice: str, as_json: bool = True) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.advice = advice
+        self.as_json = as_json
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,15 +54,15 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"error": f"the request body is larger than {self.max_bytes} bytes; send fewer paths per batch"}
-        ).encode()
+        message = f"the request body is larger than {self.max_bytes} bytes; {self.advice}"
+        body = json.dumps({"error": message}).encode() if self.as_json else message.encode()
+        media_type = b"application/json" if self.as_json else b"text/plain; charset=utf-8"
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", media_type),
                     (b"content-length", str(len(body)).encode()),
                 ],
             }

@@ -1,0 +1,128 @@
+"""Enrolment routes: create a person, add photos to one. Two routes, so that a taken name is
+refused instead of silently adding a stranger's face to the person who owns it."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from kubeface.paths import resolve_image_path
+from kubeface.people import (
+    EnrolledImage,
+    Enrolment,
+    PersonExists,
+    add_photos,
+    create_person,
+    find_person_id,
+)
+from kubeface.proto import recognizer_pb2 as pb
+from kubeface.retry import PENDING_BEFORE_ENROLMENT
+from receiver.errors import ApiError
+from receiver.routes import PathStr, PersonName
+from receiver.state import ReceiverState
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["people"])
+
+REQUEUE_AFTER_ENROLMENT = 1000
+
+
+class PersonPost(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: PersonName
+    paths: list[PathStr] = Field(min_length=1, max_length=100)
+
+
+class PhotosPost(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    paths: list[PathStr] = Field(min_length=1, max_length=100)
+
+
+def _state(request: Request) -> ReceiverState:
+    return request.app.state.receiver
+
+
+@router.post("/person", status_code=201, responses={409: {"description": "The name is taken"}})
+def post_person(body: PersonPost, request: Request) -> dict:
+    """Enrol a new person from photos under the image root (the largest face of each).
+
+    A taken name is refused (409): adding photos to someone is POST /person/{id}/photos."""
+    state = _state(request)
+    refuse_taken_name(state, body.name)
+    images = encode_photos(state, body.paths)
+    return enrolled(state, create_person(state.db, body.name, images), images, created=True)
+
+
+@router.post(
+    "/person/{person_id}/photos", status_code=201, responses={404: {"description": "No such person"}}
+)
+def post_person_photos(person_id: int, body: PhotosPost, request: Request) -> dict:
+    """Add photos (the largest face of each) to an existing person."""
+    state = _state(request)
+    images = encode_photos(state, body.paths)
+    return enrolled(state, add_photos(state.db, person_id, images), images, created=False)
+
+
+def refuse_taken_name(state: ReceiverState, name: str) -> None:
+    """PersonExists before any encoding, so that a refusal costs nothing (create_person checks again)."""
+    existing = find_person_id(state.db, name)
+    if existing is not None:
+        raise PersonExists(name, existing)
+
+
+def encode_photos(state: ReceiverState, paths: list[str]) -> list[EnrolledImage]:
+    """Each photo's largest face, encoded by the recognizer; the first unusable one refuses all."""
+    images = []
+    for raw in paths:
+        image_path = resolve_image_path(state.image_root, raw)
+        try:
+            reply: pb.EncodeResponse = state.recognizer.Encode(
+                pb.EncodeRequest(image_path=image_path.relative), timeout=state.recognizer_timeout
+            )
+        except grpc.RpcError as exc:
+            raise _encode_error(exc, raw) from exc
+        images.append(EnrolledImage(image_path.relative, reply.encoding))
+    return images
+
+
+def enrolled(
+    state: ReceiverState, enrolment: Enrolment, images: list[EnrolledImage], *, created: bool
+) -> dict:
+    """Re-identify PENDING images the person may be in, and describe the enrolment."""
+    log.info(
+        "person enrolled",
+        extra={
+            "person_id": enrolment.person_id,
+            "images": len(enrolment.person_image_ids),
+            "new_person": created,
+        },
+    )
+    # One batch here, the rest by the retry job's `pending_after_enrolment`.
+    requeued = state.requeue(PENDING_BEFORE_ENROLMENT, {"limit": REQUEUE_AFTER_ENROLMENT}, reason="enrolment")
+    return {
+        "id": enrolment.person_id,
+        "name": enrolment.name,
+        "created": created,
+        "requeued": len(requeued),
+        "images": [
+            {"id": i, "path": img.path} for i, img in zip(enrolment.person_image_ids, images, strict=True)
+        ],
+    }
+
+
+def _encode_error(exc: grpc.RpcError, raw_path: str) -> ApiError:
+    code = exc.code()
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        return ApiError(422, f"no face found in {raw_path!r}; enrol with a photo that shows the face")
+    if code in (
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.PERMISSION_DENIED,
+    ):
+        return ApiError(422, f"cannot use {raw_path!r}: {exc.details()}")
+    log.error("recognizer Encode failed: %s %s", code.name, exc.details())
+    return ApiError(503, "the recognizer is unavailable; try the enrolment again shortly")
