@@ -61,6 +61,7 @@ def test_results_table_filters_and_pagination(mesh, ui, seeded, page, screenshot
     page.goto(ui + "/")
     page.get_by_label("Search path or person").fill("browser/two_faces")
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()  # click() waits only for the navigation to start
     rows = page.locator("table.results tbody tr")
     assert rows.count() == 1 and "browser/two_faces.jpg" in rows.inner_text()
     # Thumbnails are real pictures made on the server.
