@@ -6,7 +6,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.photos import SDIST_PHOTOS, SHARED_FACES, sdist_photos
+from kubeface.samples import SDIST_PHOTOS, sdist_photos
+from tests.photos import SHARED_FACES
 
 # One reference photo per person: the gallery both pipelines are matched against.
 # lin_manuel_miranda is left out on purpose: his photo must match nobody.

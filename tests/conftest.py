@@ -68,13 +68,7 @@ class Mesh:
         instance = instance or name
         proc = ServerProcess(instance, kubeface_argv(name), self.log_dir, env).start()
         self.services[instance] = proc
-        ready = {
-            "recognizer": lambda: recognizer_serving(f"127.0.0.1:{env['RECOGNIZER_PORT']}"),
-            "receiver": lambda: _http_ok(f"http://127.0.0.1:{env['RECEIVER_PORT']}/readyz"),
-            "frontend": lambda: _http_ok(f"http://127.0.0.1:{env['FRONTEND_PORT']}/healthz"),
-            "processor": lambda: _http_ok(f"http://127.0.0.1:{env['PROCESSOR_METRICS_PORT']}/readyz"),
-        }[name]
-        wait_until(ready, timeout, instance, proc)
+        wait_until(lambda: service_ready(name, env), timeout, instance, proc)
         return proc
 
     def settings(self, **overrides: object) -> Settings:
@@ -170,6 +164,31 @@ def _http_ok(url: str) -> bool:
     return httpx.get(url).status_code == 200
 
 
+def service_ports() -> dict[str, str]:
+    """Free loopback ports for one set of the four services, as their settings."""
+    receiver, frontend, recognizer, pmetrics, rmetrics = (free_port() for _ in range(5))
+    return {
+        "RECEIVER_PORT": str(receiver),
+        "FRONTEND_PORT": str(frontend),
+        "RECOGNIZER_PORT": str(recognizer),
+        "RECOGNIZER_ADDRESS": f"127.0.0.1:{recognizer}",
+        "PROCESSOR_METRICS_PORT": str(pmetrics),
+        "RECOGNIZER_METRICS_PORT": str(rmetrics),
+    }
+
+
+def service_ready(name: str, env: dict[str, str]) -> bool:
+    """Whether the service `name`, started with `env`, answers its readiness check."""
+    if name == "recognizer":
+        return recognizer_serving(f"127.0.0.1:{env['RECOGNIZER_PORT']}")
+    port, route = {
+        "receiver": ("RECEIVER_PORT", "readyz"),
+        "frontend": ("FRONTEND_PORT", "healthz"),
+        "processor": ("PROCESSOR_METRICS_PORT", "readyz"),
+    }[name]
+    return _http_ok(f"http://127.0.0.1:{env[port]}/{route}")
+
+
 def recognizer_serving(address: str) -> bool:
     with grpc.insecure_channel(address) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
@@ -225,7 +244,7 @@ def _start_mesh(
         "GRANT ALL PRIVILEGES ON kubeface.* TO 'kubeface'@'127.0.0.1';"
         + _sql_script(account_statements("kubeface", passwords, "127.0.0.1", ["migrate"])),
     )
-    ports = {name: free_port() for name in ("receiver", "frontend", "recognizer", "pmetrics", "rmetrics")}
+    ports = service_ports()
     env = base_env(
         {
             "IMAGE_ROOT": str(image_root),
@@ -238,12 +257,7 @@ def _start_mesh(
             "API_TOKEN": API_TOKEN,
             "NSQD_HTTP_ADDRESS": f"127.0.0.1:{nsq['nsqd_http']}",
             "NSQLOOKUPD_HTTP_ADDRESSES": f"127.0.0.1:{nsq['lookupd_http']}",
-            "RECEIVER_PORT": str(ports["receiver"]),
-            "FRONTEND_PORT": str(ports["frontend"]),
-            "RECOGNIZER_PORT": str(ports["recognizer"]),
-            "RECOGNIZER_ADDRESS": f"127.0.0.1:{ports['recognizer']}",
-            "PROCESSOR_METRICS_PORT": str(ports["pmetrics"]),
-            "RECOGNIZER_METRICS_PORT": str(ports["rmetrics"]),
+            **ports,
             "PROCESSOR_WORKERS": "3",
             "BREAKER_PROBE_INITIAL_SECONDS": "0.5",
             "BREAKER_PROBE_MAX_SECONDS": "2",
@@ -255,10 +269,10 @@ def _start_mesh(
         env=env,
         log_dir=log_dir,
         image_root=image_root,
-        receiver_url=f"http://127.0.0.1:{ports['receiver']}",
-        frontend_url=f"http://127.0.0.1:{ports['frontend']}",
-        recognizer_address=f"127.0.0.1:{ports['recognizer']}",
-        processor_metrics_url=f"http://127.0.0.1:{ports['pmetrics']}/metrics",
+        receiver_url=f"http://127.0.0.1:{ports['RECEIVER_PORT']}",
+        frontend_url=f"http://127.0.0.1:{ports['FRONTEND_PORT']}",
+        recognizer_address=ports["RECOGNIZER_ADDRESS"],
+        processor_metrics_url=f"http://127.0.0.1:{ports['PROCESSOR_METRICS_PORT']}/metrics",
         db_params={
             "host": "127.0.0.1",
             "port": mysql_port,

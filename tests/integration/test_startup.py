@@ -14,8 +14,8 @@ import pytest
 
 from kubeface.db import Database
 from kubeface.schema import SchemaMissing
-from tests.conftest import API_TOKEN, FINAL, _http_ok, recognizer_serving
-from tests.servers import REPO, ServerProcess, free_port, kubeface_argv, mysql_root, wait_until
+from tests.conftest import API_TOKEN, FINAL, service_ports, service_ready
+from tests.servers import REPO, ServerProcess, kubeface_argv, mysql_root, wait_until
 
 pytestmark = pytest.mark.mesh
 
@@ -53,25 +53,14 @@ def empty_database(mesh):
 
 
 def test_services_started_before_and_during_a_slow_migration_all_come_up(mesh, empty_database, tmp_path):
-    ports = {name: free_port() for name in ("receiver", "frontend", "recognizer", "pmetrics", "rmetrics")}
+    ports = service_ports()
     env = {
         **mesh.env,
+        **ports,
         "MYSQL_DATABASE": empty_database,
         "MYSQL_USER": mesh.db_params["user"],
         "MYSQL_PASSWORD": mesh.db_params["password"],
         "NSQ_TOPIC": f"start-{uuid.uuid4().hex[:8]}",  # its processor must not take the mesh's images
-        "RECEIVER_PORT": str(ports["receiver"]),
-        "FRONTEND_PORT": str(ports["frontend"]),
-        "RECOGNIZER_PORT": str(ports["recognizer"]),
-        "RECOGNIZER_ADDRESS": f"127.0.0.1:{ports['recognizer']}",
-        "PROCESSOR_METRICS_PORT": str(ports["pmetrics"]),
-        "RECOGNIZER_METRICS_PORT": str(ports["rmetrics"]),
-    }
-    ready = {
-        "recognizer": lambda: recognizer_serving(f"127.0.0.1:{ports['recognizer']}"),
-        "processor": lambda: _http_ok(f"http://127.0.0.1:{ports['pmetrics']}/readyz"),
-        "receiver": lambda: _http_ok(f"http://127.0.0.1:{ports['receiver']}/readyz"),
-        "frontend": lambda: _http_ok(f"http://127.0.0.1:{ports['frontend']}/healthz"),
     }
     log_dir = mesh.log_dir
     started: dict[str, ServerProcess] = {}
@@ -88,9 +77,9 @@ def test_services_started_before_and_during_a_slow_migration_all_come_up(mesh, e
             started[name] = ServerProcess(f"start-{name}", kubeface_argv(name), log_dir, env).start()
         assert migrate.popen.wait(120) == 0, migrate.log_tail()
         for name, proc in started.items():
-            wait_until(ready[name], 120, name, proc)
+            wait_until(lambda name=name: service_ready(name, env), 120, name, proc)
         assert all(proc.running for proc in started.values())
-        _a_posted_image_is_recognised(f"http://127.0.0.1:{ports['receiver']}")
+        _a_posted_image_is_recognised(f"http://127.0.0.1:{ports['RECEIVER_PORT']}")
     finally:
         if migrate is not None:
             migrate.kill()
