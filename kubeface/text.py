@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 
 class NotStorableText(ValueError):
     """Text that cannot be stored as UTF-8: it holds a lone surrogate."""
@@ -20,6 +22,22 @@ def require_utf8(text: str, what: str) -> str:
             f"{what} holds a lone surrogate (U+{ord(text[exc.start]):04X} at character {exc.start}),"
             " which is not valid Unicode; send it as UTF-8 text"
         ) from exc
+    return text
+
+
+def require_name(text: str, what: str) -> str:
+    """A name shown on pages and printed by the CLI: UTF-8 text without control characters.
+
+    A newline or an escape sequence in a person's name would rewrite an operator's terminal
+    (`kubeface status`, log tails) or split a line of output; a name never needs one.
+    """
+    require_utf8(text, what)
+    for index, char in enumerate(text):
+        if unicodedata.category(char) == "Cc":
+            raise NotStorableText(
+                f"{what} holds a control character (U+{ord(char):04X} at character {index});"
+                " send printable text"
+            )
     return text
 
 

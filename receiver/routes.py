@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from kubeface.images import Posted, get_image
 from kubeface.paths import MAX_PATH_LENGTH, PathRejected, resolve_image_path
-from kubeface.text import require_utf8, shown
+from kubeface.text import require_name, shown
 from receiver.errors import ApiError
 from receiver.state import ReceiverState
 
@@ -27,7 +27,7 @@ PathStr = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH_LEN
 PersonName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
-    AfterValidator(lambda name: require_utf8(name, "name")),
+    AfterValidator(lambda name: require_name(name, "name")),
 ]
 
 

@@ -57,3 +57,12 @@ def test_a_person_name_with_a_lone_surrogate_is_refused(mesh):
         answer = _raw_post(api, "/person", '{"name": "x\\udcff", "paths": ["known/obama.jpg"]}')
     assert answer.status_code == 422, answer.text
     assert answer.json()["problems"][0]["field"] == "name"
+
+
+@pytest.mark.parametrize("name", ["nul\\u0000byte", "new\\nline", "esc\\u001b[31mred"])
+def test_a_person_name_with_a_control_character_is_refused(mesh, name):
+    """Names are printed by the CLI and shown in logs: an escape sequence would rewrite a terminal."""
+    with mesh.api() as api:
+        answer = _raw_post(api, "/person", f'{{"name": "{name}", "paths": ["known/obama.jpg"]}}')
+    assert answer.status_code == 422, answer.text
+    assert "control character" in answer.json()["problems"][0]["problem"]
