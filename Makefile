@@ -9,7 +9,7 @@ NSQ_BIN := .bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(NSQ_BIN):$(PATH)
 
-.PHONY: load help deps venv mariadb nsq k8s-tools buf promtool browser proto run test chaos retry samples check clean \
+.PHONY: load soak help deps venv mariadb nsq k8s-tools buf promtool browser proto run test chaos retry samples check clean \
 	bench dlib-openblas
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make test   run the test suite (starts private servers)"
 	@echo "make chaos  the fault tests, full length (CHAOS_FULL=1: 30 s recognizer outage, longer streams)"
 	@echo "make load   the load test for 5 minutes (figures in test-artifacts/load/summary.json)"
+	@echo "make soak   the load test for an hour: every service's RSS over time (rss.csv, rss.png) must stay flat"
 	@echo "make samples  sample face photos into IMAGE_ROOT (default images/) for the README walk-through"
 	@echo "make retry  one pass of the retry job against the local mesh"
 	@echo "make check  ruff lint and format check"
@@ -86,6 +87,12 @@ chaos: deps
 # test-artifacts/load/summary.json.
 load: deps
 	LOAD_SECONDS=300 PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest tests/load -m load $(PYTEST_ARGS)
+
+# The load test for an hour (SOAK_SECONDS), outside `make test` and CI: every service's RSS over
+# time goes to test-artifacts/load/rss.csv and rss.png, and its trend must stay flat.
+SOAK_SECONDS ?= 3600
+soak: deps
+	LOAD_SECONDS=$(SOAK_SECONDS) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest tests/load -m load $(PYTEST_ARGS)
 
 retry: venv
 	$(BIN)/kubeface retry

@@ -98,6 +98,15 @@ class Settings(BaseSettings):
     breaker_probe_initial_seconds: float = Field(default=1.0, gt=0)
     breaker_probe_max_seconds: float = Field(default=30.0, gt=0)
     breaker_requeue_delay_seconds: float = Field(default=5.0, ge=0)
+    # glibc malloc in the processor (kubeface/malloc.py): how many arenas its threads share
+    # (0 = glibc's default, 8 per core) and how often the free memory they keep is handed back
+    # to the OS (0 = never). Without them its RSS crept up by fragmentation, not by a leak.
+    processor_malloc_arenas: int = Field(default=2, ge=0)
+    processor_malloc_trim_seconds: float = Field(default=60.0, ge=0)
+    # Debugging a leak only: every this many seconds the processor logs what grew since its
+    # first report (tracemalloc lines, object counts, glibc heap; kubeface/memory_debug.py).
+    # 0 = off. Tracing slows the process, so never in production.
+    memory_debug_seconds: float = Field(default=0.0, ge=0)
 
     retry_max_attempts: int = Field(default=5, ge=1)
     retry_backoff_seconds: float = Field(default=60.0, ge=0)

@@ -6,8 +6,10 @@ import asyncio
 import logging
 import signal
 
+from kubeface import malloc
 from kubeface.db import Database
 from kubeface.logs import configure_logging
+from kubeface.memory_debug import start_memory_reporter
 from kubeface.settings import Settings, load_settings
 from processor.consumer import ImageConsumer
 from processor.handler import HandlerConfig
@@ -23,6 +25,10 @@ async def run(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
+    memory_reporter = start_memory_reporter(settings.memory_debug_seconds)
+    trimmer = None
+    if settings.processor_malloc_trim_seconds > 0:
+        trimmer = asyncio.create_task(malloc.trim_every(settings.processor_malloc_trim_seconds))
     readiness = Readiness()
     http_server = health_app(readiness).listen(settings.processor_metrics_port, address=settings.bind_host)
     db = Database(settings)
@@ -55,12 +61,26 @@ async def run(settings: Settings) -> None:
     recognizer.close()
     db.close()
     http_server.stop()
+    if trimmer is not None:
+        trimmer.cancel()
+    if memory_reporter is not None:
+        memory_reporter.stop()
     log.info("processor stopped")
+
+
+def limit_malloc_arenas(settings: Settings) -> None:
+    """Few arenas for many threads: memory one thread frees is reused by the others.
+
+    Called before any thread starts, since glibc fixes the limit when a thread first needs an arena.
+    """
+    if settings.processor_malloc_arenas and not malloc.limit_arenas(settings.processor_malloc_arenas):
+        log.warning("malloc arena limit not applied (not glibc?)")
 
 
 def main() -> None:
     settings = load_settings()
     configure_logging("processor", settings.log_level)
+    limit_malloc_arenas(settings)
     asyncio.run(run(settings))
 
 
