@@ -140,7 +140,13 @@ def complete_image(
         )
         if cur.rowcount != 1:
             return False
-        cur.execute("DELETE FROM faces WHERE image_id = %s", (claim.image_id,))
+        # Faces of an earlier attempt go, by primary key: deleting `WHERE image_id = …` locked the
+        # index gap where other images' new faces go, and concurrent outcomes deadlocked (1213).
+        # A plain read takes no lock, and the claim token keeps every other writer off this image.
+        cur.execute("SELECT id FROM faces WHERE image_id = %s", (claim.image_id,))
+        earlier = [row["id"] for row in cur.fetchall()]
+        if earlier:
+            cur.execute("DELETE FROM faces WHERE id IN %s", (earlier,))
         if faces:
             cur.executemany(
                 "INSERT INTO faces (image_id, box_top, box_right, box_bottom, box_left, person_id,"
