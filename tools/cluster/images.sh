@@ -32,7 +32,7 @@ trap 'rm -rf "$context"' EXIT
 # Real files, not .bin's links: podman copies a link as a link.
 cp -L "$REPO/.bin/nsqd" "$REPO/.bin/nsqlookupd" "$context/"
 "${podman[@]}" "${build[@]}" -f "$here/containerfiles/nsq.Containerfile" -t "$NSQ_IMAGE" "$context"
-"${podman[@]}" "${build[@]}" -f "$here/containerfiles/mariadb.Containerfile" -t "$MARIADB_IMAGE" "$here/images"
+"${podman[@]}" "${build[@]}" -f "$here/containerfiles/mariadb.Containerfile" -t "$MARIADB_IMAGE" "$here/containerfiles"
 
 if running containerd; then
     "$here/load-image.sh" "$NSQ_IMAGE" "$MARIADB_IMAGE"

@@ -17,7 +17,7 @@ for image in "$@"; do
     # podman's full name (localhost/x:tag, docker.io/library/x:tag): the name the CRI matches.
     name=$(podman image inspect --format '{{index .RepoTags 0}}' "$image") ||
         { echo "no podman image $image (podman images lists them)" >&2; exit 1; }
-    podman save --format oci-archive -o "$work/image.tar" "$name"
+    podman save -q --format oci-archive -o "$work/image.tar" "$name"
     "${ctr[@]}" images import "$work/image.tar" >/dev/null
     rm -f "$work/image.tar"
     "${ctr[@]}" images ls -q | grep -qxF "$name" || { echo "import of $image did not yield $name" >&2; exit 1; }
