@@ -3,7 +3,7 @@
 # .cache/kubernetes-v1.31.4/): kube-apiserver, kubelet, kube-controller-manager,
 # kube-scheduler, kube-proxy and kubectl from tools/kubernetes-v1.31.4 (a scratch module:
 # k8s.io/kubernetes cannot be `go install`ed, its go.mod replaces the staging modules with
-# local folders), and CoreDNS. A binary already there is kept, so a second run is instant.
+# local folders), CoreDNS, and kube-router (for its NetworkPolicy controller). A binary already there is kept, so a second run is instant.
 #
 # Why from the Go module proxy: no release download (dl.k8s.io, GitHub) is reachable here,
 # Debian has no kube-apiserver or kubelet, and the proxy refuses k3s and k0s (403).
@@ -13,6 +13,7 @@ set -euo pipefail
 
 K8S_VERSION=v1.31.4
 COREDNS_VERSION=v1.11.3
+KUBE_ROUTER_VERSION=v2.1.0
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=$(realpath -m "${1:-$here/../.cache/kubernetes-$K8S_VERSION}")
@@ -37,5 +38,11 @@ if [[ ! -x "$out/coredns" ]]; then
     # CoreDNS has no replace directive: plain `go install pkg@version` works.
     echo "building coredns $COREDNS_VERSION into $out"
     GOBIN="$out" go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+fi
+if [[ ! -x "$out/kube-router" ]]; then
+    # Only its NetworkPolicy controller runs (up.sh). About as long as CoreDNS to build.
+    echo "building kube-router $KUBE_ROUTER_VERSION into $out"
+    GOBIN="$out" go install -trimpath -ldflags "-s -w" \
+        "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"
 fi
 "$out/kubectl" version --client

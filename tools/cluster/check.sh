@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The one-node cluster's own check, run by hand (as root), never by `make test` or CI: it takes
-# minutes, needs root, and changes the host's network (a bridge, iptables rules).
+# minutes, needs root, and changes the host's network (a bridge, iptables rules, ipsets).
 #   1. make cluster; the node is Ready;
 #   2. a pod resolves a Service's name through the cluster DNS and reaches another pod through
 #      that Service's ClusterIP (the server: nsqd's HTTP /ping, from localhost/nsq; the client:
 #      bash's /dev/tcp in localhost/debian:bookworm; both loaded with load-image.sh);
 #   3. a second `make cluster` changes nothing that runs;
+#   3b. a NetworkPolicy lets an allowed pod in and refuses another (kube-router enforces it);
 #   4. make cluster-down leaves no process, mount, bridge, network namespace or KUBE-*/CNI-*
 #      chain of the cluster;
 #   5. make cluster again, and step 2 again. The cluster is left running.
@@ -16,11 +17,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/env.sh"
 fail() { echo "CHECK FAILED: $*" >&2; exit 1; }
 
-service_round_trip() { # a client pod reaches a server pod by Service name (DNS + ClusterIP)
-    local ns=cluster-check-$RANDOM
-    "$here/load-image.sh" localhost/nsq:v1.3.0 localhost/debian:bookworm >/dev/null
-    kubectl create namespace "$ns" >/dev/null
-    kubectl -n "$ns" apply -f - >/dev/null <<'YAML'
+server() { # server NS: nsqd's HTTP /ping behind the Service `echo` (port 80), ready
+    kubectl -n "$1" apply -f - >/dev/null <<'YAML'
 apiVersion: v1
 kind: Pod
 metadata: {name: server, labels: {app: server}}
@@ -38,7 +36,16 @@ metadata: {name: echo}
 spec:
   selector: {app: server}
   ports: [{port: 80, targetPort: 4151}]
----
+YAML
+    kubectl -n "$1" wait --for=condition=Ready pod/server --timeout=120s >/dev/null
+}
+
+service_round_trip() { # a client pod reaches a server pod by Service name (DNS + ClusterIP)
+    local ns=cluster-check-$RANDOM
+    "$here/load-image.sh" localhost/nsq:v1.3.0 localhost/debian:bookworm >/dev/null
+    kubectl create namespace "$ns" >/dev/null
+    server "$ns"
+    kubectl -n "$ns" apply -f - >/dev/null <<'YAML'
 apiVersion: v1
 kind: Pod
 metadata: {name: client}
@@ -64,7 +71,6 @@ spec:
           done
           exit 1
 YAML
-    kubectl -n "$ns" wait --for=condition=Ready pod/server --timeout=120s >/dev/null
     kubectl -n "$ns" wait --for=jsonpath='{.status.phase}'=Succeeded pod/client --timeout=120s >/dev/null ||
         { kubectl -n "$ns" describe pod client | tail -20; kubectl -n "$ns" logs client || true; fail "client pod did not succeed"; }
     local out clusterip
@@ -77,11 +83,42 @@ YAML
     echo "ok: DNS name -> ClusterIP $clusterip -> pod"
 }
 
+network_policies() { # kube-router refuses what a NetworkPolicy does not allow, and lets the rest in
+    local ns=cluster-policy-$RANDOM
+    kubectl create namespace "$ns" >/dev/null
+    server "$ns"
+    kubectl -n "$ns" apply -f - >/dev/null <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-client}
+spec:
+  podSelector: {matchLabels: {app: server}}
+  ingress: [{from: [{podSelector: {matchLabels: {role: client}}}]}]
+YAML
+    reaches "$ns" allowed client || fail "a pod the policy allows was refused"
+    ! reaches "$ns" denied other || fail "a pod no policy allows got through: policies not enforced"
+    kubectl delete namespace "$ns" --wait=false >/dev/null
+    echo "ok: NetworkPolicy enforced (allowed pod reached the server, another pod was refused)"
+}
+
+reaches() { # reaches NS POD ROLE: whether a pod labelled role=ROLE gets /ping through the Service
+    kubectl -n "$1" run "$2" --image=localhost/debian:bookworm --image-pull-policy=Never --restart=Never \
+        -l "role=$3" --command -- bash -c 'for _ in 1 2 3 4 5; do timeout 2 bash -c "exec 3<>/dev/tcp/echo/80
+            printf \"GET /ping HTTP/1.0\r\n\r\n\" >&3; tail -1 <&3" && exit 0; sleep 1; done; exit 1' >/dev/null
+    kubectl -n "$1" wait --for=jsonpath='{.status.phase}'=Succeeded "pod/$2" --timeout=60s >/dev/null 2>&1
+}
+
 leftovers() { # whatever of the cluster survives cluster-down
     pgrep -af -- "$STATE" || true
     findmnt -rn -o TARGET | grep -F "$STATE" || true
     ip -br link show "$BRIDGE" 2>/dev/null || true
     ls /run/netns 2>/dev/null | grep '^cni-' || true
+    ipset list -n 2>/dev/null | grep -i kube || true
     for ipt in iptables ip6tables; do
         for t in filter nat mangle raw; do
             $ipt -t "$t" -S | grep -E -- "^-N KUBE-|\"$CNI_NETWORK\"" | sed "s/^/$ipt $t: /" || true
@@ -100,6 +137,7 @@ make -C "$REPO" --no-print-directory cluster >/dev/null
 [[ $(cat "$PIDS"/*.pid | sort) == "$pids_before" ]] || fail "a second make cluster restarted processes"
 kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=10s >/dev/null
 echo "ok: a second make cluster kept every process"
+network_policies
 
 # Resident memory of the cluster's processes (the containers' processes not included).
 ps -o rss= -p "$(cat "$PIDS"/*.pid | paste -sd,)" | awk '{s += $1} END {printf "cluster processes: %d MiB resident\n", s / 1024}'

@@ -52,11 +52,13 @@ for ns in ${netns[@]+"${netns[@]}"}; do
     rm -f "$ns"
 done
 
-for name in kube-proxy coredns kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$name"; done
+for name in kube-router kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$name"; done
 
-# Service rules: kube-proxy's own cleanup, then whatever KUBE-* chain is left (the kubelet's
+# Service and policy rules: kube-proxy's and kube-router's own cleanup, then whatever KUBE-* chain is left (the kubelet's
 # KUBE-FIREWALL and canaries) in every table.
 [[ -x $K8S_BIN/kube-proxy ]] && "$K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
+# kube-router's policy rules and ipsets.
+[[ -x $K8S_BIN/kube-router ]] && "$K8S_BIN/kube-router" --cleanup-config >/dev/null 2>&1 || true
 for ipt in iptables ip6tables; do
     for table in filter nat mangle raw; do
         chains=$($ipt -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^KUBE-/ {print $2}')
@@ -73,6 +75,11 @@ for ipt in iptables ip6tables; do
         for c in $chains; do $ipt -t "$table" -F "$c" 2>/dev/null || true; done
         for c in $chains; do $ipt -t "$table" -X "$c" 2>/dev/null || true; done
     done
+done
+
+# kube-router's ipsets, once no rule refers to them (its --cleanup-config leaves some).
+for set in $(ipset list -n 2>/dev/null | grep -E '^(inet6:)?(KUBE-|kube-router)' || true); do
+    ipset destroy "$set" 2>/dev/null || true
 done
 
 ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"

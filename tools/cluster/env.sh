@@ -13,17 +13,18 @@ LOGS=$STATE/logs
 export KUBECONFIG=$STATE/admin.kubeconfig
 CONTAINERD_SOCK=$STATE/containerd/containerd.sock
 NODE_NAME=kubeface
-# A /24 on one bridge: enough for one node's pods. The bridge's own address is the pods'
-# gateway, and CoreDNS listens there, so it is also the kubelet's clusterDNS.
+# A /24 on one bridge: enough for one node's pods; the bridge's own address is their gateway.
 POD_CIDR=10.244.0.0/24
 BRIDGE=kubeface0
 BRIDGE_IP=10.244.0.1
 CNI_NETWORK=kubeface-pods
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_API_IP=10.96.0.1
+# The kube-dns Service (coredns.yaml): the kubelet's clusterDNS.
+DNS_IP=10.96.0.10
 # The pause image every pod sandbox starts from: built here (no registry has it for us).
 PAUSE_IMAGE=localhost/pause:3.10
-K8S_PROCESSES="etcd kube-apiserver kube-controller-manager kube-scheduler containerd coredns kubelet kube-proxy"
+COREDNS_IMAGE=localhost/coredns:1.11.3
 PATH=$K8S_BIN:/usr/sbin:/sbin:$PATH
 
 # The address the node is known by: the source address of the default route.

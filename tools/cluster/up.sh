@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Bring up a one-node Kubernetes on this machine (`make cluster`) and print its KUBECONFIG.
 # Every process runs on the host, recorded by PID in .state/cluster/pids; pods run in Debian's
-# containerd on a CNI bridge, Services through kube-proxy's iptables rules, DNS from a CoreDNS
-# on the bridge's gateway. Running it again starts only what is not running, so it never breaks
-# a running node; it also returns released volumes to the pool (see storage.sh).
-# Why each setting: ../../../shared/notes/kubernetes-on-this-machine.md (measured here).
+# containerd on a CNI bridge, Services through kube-proxy's iptables rules, NetworkPolicies
+# through kube-router's policy controller, DNS from a CoreDNS pod (kube-dns, 10.96.0.10).
+# Running it again starts only what is not running, so it never breaks a running node; it also
+# returns released volumes to the pool (see storage.sh).
+# Why each setting: the machine notes, shared/notes/kubernetes-on-this-machine.md (measured here).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=env.sh
@@ -99,8 +100,8 @@ start kube-scheduler kube-scheduler --kubeconfig="$STATE/kube-scheduler.kubeconf
     --leader-elect=false --bind-address=127.0.0.1
 
 # --- Pod network --------------------------------------------------------------------------------
-# The bridge is made here rather than by the CNI plugin on the first pod, so that CoreDNS can
-# bind its gateway address before any pod exists. The plugin adopts it (same name, same address).
+# The bridge is made here rather than by the CNI plugin on the first pod, so that it exists with
+# its gateway address from the start. The plugin adopts it (same name, same address).
 if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
     ip addr add "$BRIDGE_IP/${POD_CIDR#*/}" dev "$BRIDGE"
@@ -139,25 +140,7 @@ state = "$STATE/containerd/state"
 EOF
 start containerd containerd --config "$STATE/containerd/config.toml"
 wait_for 30 containerd ctr --address "$CONTAINERD_SOCK" version
-"$here/pause-image.sh"
-
-# --- DNS ------------------------------------------------------------------------------------------
-# CoreDNS on the host, on the bridge's gateway: no image needed, and pods reach it directly.
-write "$STATE/Corefile" <<EOF
-.:53 {
-    bind $BRIDGE_IP
-    errors
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-        kubeconfig $STATE/admin.kubeconfig default
-        pods insecure
-        fallthrough in-addr.arpa ip6.arpa
-    }
-    forward . /etc/resolv.conf
-    cache 30
-    loop
-}
-EOF
-start coredns coredns -conf "$STATE/Corefile"
+"$here/node-images.sh"
 
 # --- kubelet ------------------------------------------------------------------------------------
 # cgroupfs without per-QoS cgroups or node-allocatable enforcement: the hybrid cgroup v1/v2
@@ -173,7 +156,7 @@ cgroupsPerQOS: false
 enforceNodeAllocatable: []
 localStorageCapacityIsolation: true
 failSwapOn: false
-clusterDNS: ["$BRIDGE_IP"]
+clusterDNS: ["$DNS_IP"]
 clusterDomain: cluster.local
 resolvConf: /etc/resolv.conf
 authentication:
@@ -209,6 +192,18 @@ healthzBindAddress: 127.0.0.1:10256
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 EOF
 start kube-proxy kube-proxy --config="$STATE/kube-proxy.yaml"
+
+# --- NetworkPolicies ----------------------------------------------------------------------------
+# The bridge plugin ignores NetworkPolicies. kube-router's policy controller alone (no routing,
+# no service proxy, no CNI of its own) enforces them with iptables and ipsets on the pods' IPs,
+# beside the bridge: pod-to-pod traffic crosses the host's FORWARD chain (bridge-nf-call-iptables).
+start kube-router kube-router --kubeconfig="$STATE/admin.kubeconfig" --hostname-override="$NODE_NAME" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
+    --enable-pod-egress=false --service-cluster-ip-range="$SERVICE_CIDR" --health-port=20244
+
+# --- DNS ------------------------------------------------------------------------------------------
+kubectl apply -f "$here/coredns.yaml" >/dev/null
+kubectl -n kube-system rollout status deployment/coredns --timeout=120s >/dev/null
 
 # --- Storage ------------------------------------------------------------------------------------
 "$here/storage.sh"
