@@ -20,6 +20,7 @@ for image in "$@"; do
     podman save -q --format oci-archive -o "$work/image.tar" "$name"
     "${ctr[@]}" images import "$work/image.tar" >/dev/null
     rm -f "$work/image.tar"
-    "${ctr[@]}" images ls -q | grep -qxF "$name" || { echo "import of $image did not yield $name" >&2; exit 1; }
+    names=$("${ctr[@]}" images ls -q) # whole: an early-exiting grep -q would fail the pipe
+    grep -qxF "$name" <<<"$names" || { echo "import of $image did not yield $name" >&2; exit 1; }
     echo "loaded $name"
 done

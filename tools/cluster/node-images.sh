@@ -10,7 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=env.sh
 source "$here/env.sh"
 ctr=(ctr --address "$CONTAINERD_SOCK" -n k8s.io)
-have() { "${ctr[@]}" images ls -q | grep -qxF "$1"; }
+# (The list is read whole first: grep -q stopping early would fail the pipe under pipefail.)
+have() { local names; names=$("${ctr[@]}" images ls -q); grep -qxF "$1" <<<"$names"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
