@@ -8,7 +8,8 @@
 # Why from the Go module proxy: no release download (dl.k8s.io, GitHub) is reachable here,
 # Debian has no kube-apiserver or kubelet, and the proxy refuses k3s and k0s (403).
 # Why v1.31.4 and not a newer 1.31.x: some staging zips of v1.31.14 answer 403.
-# About 8 minutes with an empty Go build cache (2 cores); CoreDNS about 2.5 minutes more.
+# About 8 minutes with an empty Go build cache on 2 idle cores (24 minutes measured while the
+# machine was busy compiling other things); CoreDNS and kube-router a few minutes each.
 set -euo pipefail
 
 K8S_VERSION=v1.31.4
