@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(NSQ_BIN):$(PATH)
 
 .PHONY: load soak help deps venv mariadb nsq k8s-tools buf promtool browser proto run test chaos retry samples check clean \
-	bench dlib-openblas
+	bench dlib-openblas cluster cluster-down cluster-images
 
 help:
 	@echo "make run    start the whole mesh on loopback (Ctrl-C stops it)"
@@ -24,6 +24,8 @@ help:
 	@echo "make bench  the benchmark suite: report and plots in bench-results/ (BENCH_QUICK=1: ~3 min)"
 	@echo "make dlib-openblas  recommended for serving: dlib against OpenBLAS (~14 min once) instead of dlib-bin"
 	@echo "make proto  regenerate the gRPC stubs from protos/"
+	@echo "make cluster  a one-node Kubernetes on this machine (root; prints its KUBECONFIG); make cluster-down removes it"
+	@echo "make cluster-images  build the MariaDB and nsq images with podman and load them into the cluster"
 
 deps: venv mariadb nsq k8s-tools buf promtool
 
@@ -124,3 +126,13 @@ check: venv
 
 clean:
 	rm -rf $(VENV) $(NSQ_BIN) .state .cache
+
+# A one-node Kubernetes v1.31.4 on this machine (root), built from the Go module proxy once into
+# .cache/kubernetes-v1.31.4/; state, PIDs and logs in .state/cluster/ (tools/cluster/).
+cluster:
+	tools/cluster/up.sh
+cluster-down:
+	tools/cluster/down.sh
+# MariaDB (Debian's 10.11) and nsq (the project's build) images, which no registry serves here.
+cluster-images:
+	tools/cluster/images.sh
