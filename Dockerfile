@@ -14,13 +14,21 @@
 # Python dependencies are installed as `make` does: face_recognition with --no-deps (it declares
 # `dlib`), then the project's pins, which include setuptools<81 (face_recognition_models imports
 # pkg_resources). One difference: where `make` takes dlib-bin (prebuilt, no BLAS; quick for
-# tests), the CPU image compiles dlib against OpenBLAS (`make dlib-openblas`, the recommended
-# install): it encodes faces 4.6x faster, and the recognizer's pipeline runs about 3% faster
-# overall, its HOG detection being slower (README, Performance).
+# tests), the CPU image compiles dlib against OpenBLAS by default (DLIB=openblas, as `make
+# dlib-openblas`, the recommended install): it encodes faces 4.6x faster, and the recognizer's
+# pipeline runs about 3% faster overall, its HOG detection being slower (README, Performance).
+# --build-arg DLIB=bin keeps dlib-bin instead: a one-minute build, which tests use.
+#
+# The base images are build ARGs, so that locally made ones can stand in where a registry cannot
+# be reached: `make image` (tools/image/) builds a Python base from a debootstrapped Debian and
+# passes it as PYTHON_IMAGE.
 
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 ARG CUDA_DEVEL_IMAGE=nvidia/cuda:12.6.3-cudnn-devel-ubuntu24.04
 ARG CUDA_RUNTIME_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
+# The CPU image's dlib: openblas (compiled, the recommended install for serving) or bin (the
+# dlib-bin wheel: no compile, a one-minute build; what `make image` and the tests use).
+ARG DLIB=openblas
 
 ############################ GPU recognizer ############################
 
@@ -81,22 +89,34 @@ CMD ["recognizer"]
 
 # dlib against OpenBLAS, with the same script as `make dlib-openblas` (about 14 minutes on
 # 2 cores; this layer changes only with the script).
+# PIP_CERT: pip trusts the system CA bundle rather than its own, so that a build behind a
+# TLS-inspecting proxy can bind-mount the host's bundle over it (tools/image/build.sh) without
+# copying it into a layer. Only build stages set it; the final image runs no pip.
 FROM ${PYTHON_IMAGE} AS dlib-openblas
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 COPY tools/build-dlib-openblas.sh /tmp/
 RUN PYTHON=python /tmp/build-dlib-openblas.sh /wheels
 
+# dlib-bin: the prebuilt wheel pinned in pyproject.toml (no BLAS), so nothing to compile here.
+FROM ${PYTHON_IMAGE} AS dlib-bin
+RUN mkdir /wheels
+
+# The dlib build chosen by DLIB: its /wheels holds the OpenBLAS wheel, or nothing.
+# hadolint ignore=DL3006
+FROM dlib-${DLIB} AS dlib
+
 FROM ${PYTHON_IMAGE} AS builder
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ARG DLIB
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first, from pyproject.toml alone, so code changes reuse this (large) layer.
-# Every pin but dlib-bin, which would shadow the OpenBLAS dlib.
+# With the OpenBLAS wheel, every pin but dlib-bin, which would shadow it.
 COPY pyproject.toml ./
-COPY --from=dlib-openblas /wheels /wheels
-RUN pip install --no-deps face_recognition==1.3.0 /wheels/dlib-20.0.1-*.whl \
- && python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write('\n'.join(d for d in deps if not d.lower().startswith('dlib-bin')) + '\n')" \
+COPY --from=dlib /wheels /wheels
+RUN python -c "import glob, sys, tomllib; keep_bin = sys.argv[1] == 'bin'; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; deps = [d for d in deps if keep_bin or not d.lower().startswith('dlib-bin')] + glob.glob('/wheels/dlib-*.whl'); open('/tmp/requirements.txt', 'w').write('\n'.join(deps) + '\n')" "$DLIB" \
+ && pip install --no-deps face_recognition==1.3.0 \
  && pip install -r /tmp/requirements.txt
 COPY kubeface ./kubeface
 COPY receiver ./receiver
@@ -105,13 +125,20 @@ COPY recognizer ./recognizer
 COPY frontend ./frontend
 RUN pip install --no-deps .
 
-FROM ${PYTHON_IMAGE} AS app
-# The OpenBLAS dlib links libopenblas at run time.
+# What the app needs at run time besides its venv: an unprivileged account, and for the
+# OpenBLAS dlib, libopenblas. No compiler, no headers.
+FROM ${PYTHON_IMAGE} AS runtime-bin
+RUN groupadd --system --gid 10001 kubeface \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin kubeface
+
+FROM runtime-bin AS runtime-openblas
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libopenblas0-pthread \
- && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 10001 kubeface \
- && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin kubeface
+ && rm -rf /var/lib/apt/lists/*
+
+# hadolint ignore=DL3006
+FROM runtime-${DLIB} AS app
+ARG DLIB
 COPY --from=builder /opt/venv /opt/venv
 COPY migrations /app/migrations
 ENV PATH=/opt/venv/bin:$PATH \
@@ -122,8 +149,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     IMAGE_ROOT=/data/images \
     MIGRATIONS_DIR=/app/migrations \
     OPENBLAS_NUM_THREADS=1
-# Fails the build if dlib lost its BLAS or cannot load it.
-RUN python -c "import dlib, face_recognition, recognizer.server, kubeface.cli; assert dlib.DLIB_USE_BLAS"
+# Fails the build if the OpenBLAS dlib lost its BLAS or cannot load libopenblas.
+RUN python -c "import sys, dlib, face_recognition, recognizer.server, kubeface.cli; print('dlib', dlib.__version__, 'DLIB_USE_BLAS =', dlib.DLIB_USE_BLAS); sys.exit(0 if dlib.DLIB_USE_BLAS or sys.argv[1] == 'bin' else 'dlib was built without BLAS')" "$DLIB"
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8000 8081 50051 9101 9102

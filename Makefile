@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(NSQ_BIN):$(PATH)
 
 .PHONY: load soak help deps venv mariadb nsq k8s-tools buf promtool browser proto run test chaos retry samples check clean \
-	bench dlib-openblas cluster cluster-down cluster-images
+	bench dlib-openblas cluster cluster-down cluster-images podman image-base image image-test
 
 help:
 	@echo "make run    start the whole mesh on loopback (Ctrl-C stops it)"
@@ -26,6 +26,8 @@ help:
 	@echo "make proto  regenerate the gRPC stubs from protos/"
 	@echo "make cluster  a one-node Kubernetes on this machine (root; prints its KUBECONFIG); make cluster-down removes it"
 	@echo "make cluster-images  build the MariaDB and nsq images with podman and load them into the cluster"
+	@echo "make image  the CPU image with podman, kubeface:dev (DLIB=openblas: kubeface:dev-openblas, ~14 min more)"
+	@echo "make image-test  build the image, then its smoke tests (non-root, read-only root, each service's health)"
 
 deps: venv mariadb nsq k8s-tools buf promtool
 
@@ -126,6 +128,26 @@ check: venv
 
 clean:
 	rm -rf $(VENV) $(NSQ_BIN) .state .cache
+
+# Container images, built with podman from ./Dockerfile (tools/image/). No registry is needed:
+# the Python base is made locally from a debootstrapped Debian, once, and passed as PYTHON_IMAGE.
+# podman runs with the project's containers.conf (runc, cgroupfs, ulimits within the hard limit).
+export CONTAINERS_CONF ?= $(CURDIR)/tools/image/containers.conf
+DLIB ?= bin
+podman:
+	@command -v podman >/dev/null && command -v debootstrap >/dev/null \
+		|| tools/apt-install.sh podman buildah runc debootstrap containernetworking-plugins iptables
+
+image-base: podman
+	tools/image/build-base.sh
+
+image: image-base
+	DLIB=$(DLIB) tools/image/build.sh
+
+# The smoke tests of tests/image against the image just built (KUBEFACE_IMAGE picks another).
+image-test: image venv mariadb nsq
+	PATH=$(CURDIR)/$(BIN):$$PATH KUBEFACE_IMAGE=$${KUBEFACE_IMAGE:-localhost/kubeface:$(if $(filter openblas,$(DLIB)),dev-openblas,dev)} \
+		$(BIN)/python -m pytest tests/image -m image $(PYTEST_ARGS)
 
 # A one-node Kubernetes v1.31.4 on this machine (root), built from the Go module proxy once into
 # .cache/kubernetes-v1.31.4/; state, PIDs and logs in .state/cluster/ (tools/cluster/).

@@ -308,6 +308,7 @@ _SUITE_ORDER = (
     "tests/unit/",
     "tests/k8s/",
     "tests/integration/",
+    "tests/image/",
     "tests/load/",
     "tests/browser/",
     "tests/chaos/",

@@ -11,10 +11,15 @@ if compgen -G "$out/dlib-$version-*.whl" >/dev/null; then
     echo "dlib $version (OpenBLAS) already built: $(compgen -G "$out/dlib-$version-*.whl")"
     exit 0
 fi
-if ! dpkg -s libopenblas-dev liblapack-dev cmake g++ >/dev/null 2>&1; then
+packages="libopenblas-dev liblapack-dev cmake g++ make"
+# Debian's python3 keeps Python.h in python3-dev (python.org builds ship it): the image's Debian base.
+"$python" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+    || packages="$packages python3-dev"
+# shellcheck disable=SC2086 # one word per package
+if ! dpkg -s $packages >/dev/null 2>&1; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
     $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends libopenblas-dev liblapack-dev cmake g++ make
+    $sudo apt-get install -y -qq --no-install-recommends $packages
 fi
 mkdir -p "$out"
 # setup.py passes DLIB_* variables to CMake; CUDA stays off here (a CUDA build needs nvcc and cuDNN).

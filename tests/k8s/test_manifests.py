@@ -216,7 +216,14 @@ def test_dockerfile_images_are_pinned_non_root_and_run_kubeface() -> None:
             if image not in stages:  # a later stage may build on an earlier one by name
                 assert re.search(r":[\w.-]*\d[\w.-]*(@sha256:[0-9a-f]{64})?$", image), f"unpinned {image}"
             stages[stage.strip()] = image
-    assert stages["app"].startswith("python:3.11")
+
+    def base(stage: str) -> str:
+        """The image a stage starts from, through the stages it builds on (ARGs at their defaults)."""
+        image = stages[stage]
+        return base(image) if image in stages else image
+
+    assert base("app").startswith("python:3.11")
+    assert base("dlib") == base("builder") == base("app")
     assert stages["recognizer-gpu"].startswith("nvidia/cuda:") and "cudnn-runtime" in stages["recognizer-gpu"]
     assert stages["gpu-builder"].startswith("nvidia/cuda:") and "cudnn-devel" in stages["gpu-builder"]
     text = (REPO / "Dockerfile").read_text()
@@ -227,7 +234,8 @@ def test_dockerfile_images_are_pinned_non_root_and_run_kubeface() -> None:
     # CPU image instead of dlib-bin, checked at build time.
     assert "pip install --no-deps face_recognition==1.3.0" in text
     assert "pip install --no-deps ." in text
-    assert "build-dlib-openblas.sh" in text and "assert dlib.DLIB_USE_BLAS" in text
+    assert "build-dlib-openblas.sh" in text and "ARG DLIB=openblas" in text
+    assert "sys.exit(0 if dlib.DLIB_USE_BLAS or sys.argv[1] == 'bin'" in text
 
 
 # ---------------------------------------------------------------- what an operator would notice
