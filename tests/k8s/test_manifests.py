@@ -105,8 +105,9 @@ def test_every_object_is_namespaced_in_kubeface(overlay: str) -> None:
             assert doc["metadata"].get("namespace") == NAMESPACE, doc["metadata"]["name"]
 
 
-@overlays
-def test_processor_scaledobject_is_a_valid_keda_nsq_trigger(overlay: str) -> None:
+def test_processor_scaledobject_is_a_valid_keda_nsq_trigger() -> None:
+    """Production only: overlays/local runs without KEDA (tests/k8s/test_local_overlay.py)."""
+    overlay = "production"
     (scaled,) = objects(overlay, "ScaledObject").values()
     assert scaled["apiVersion"] == "keda.sh/v1alpha1"
     spec = scaled["spec"]
@@ -298,7 +299,7 @@ def test_app_pods_are_scraped_and_use_the_app_image(overlay: str) -> None:
                 elif overlay == "production":
                     assert c["image"] == f"{APP_IMAGE}:0.1.0", where
                 else:
-                    assert c["image"] == "kubeface:dev", where
+                    assert c["image"] == "localhost/kubeface:dev", where
 
 
 @overlays
