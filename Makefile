@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(NSQ_BIN):$(PATH)
 
 .PHONY: load help deps venv mariadb nsq k8s-tools buf promtool browser proto run test chaos retry samples check clean \
-	bench dlib-openblas
+	bench dlib-openblas k8s-e2e
 
 help:
 	@echo "make run    start the whole mesh on loopback (Ctrl-C stops it)"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench  the benchmark suite: report and plots in bench-results/ (BENCH_QUICK=1: ~3 min)"
 	@echo "make dlib-openblas  recommended for serving: dlib against OpenBLAS (~14 min once) instead of dlib-bin"
 	@echo "make proto  regenerate the gRPC stubs from protos/"
+	@echo "make k8s-e2e  the local overlay on a one-node cluster here: rollouts and scaling under load (~N min)"
 
 deps: venv mariadb nsq k8s-tools buf promtool
 
@@ -117,3 +118,8 @@ check: venv
 
 clean:
 	rm -rf $(VENV) $(NSQ_BIN) .state .cache
+
+# The local overlay on a real one-node cluster: cluster, images, deploy, then every service rolled
+# and the processors scaled under a stream of posts (tests/k8s_e2e). Not part of `make test`.
+k8s-e2e: venv
+	PYTEST_ARGS="$(PYTEST_ARGS)" tools/k8s-e2e.sh
