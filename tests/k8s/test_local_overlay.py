@@ -67,3 +67,8 @@ def test_every_pod_a_rollout_surge_and_the_scaled_processors_fit_two_cores() -> 
 def test_one_replica_of_each_app_service() -> None:
     for name, deployment in objects(OVERLAY, "Deployment").items():
         assert deployment["spec"].get("replicas", 1) == 1, name
+
+
+def test_a_rollout_of_nsqd_leaves_one_taking_publishes() -> None:
+    """The StatefulSet restarts one pod at a time; with one replica, posts would get 503 meanwhile."""
+    assert objects(OVERLAY, "StatefulSet")["nsqd"]["spec"]["replicas"] >= 2

@@ -50,11 +50,11 @@ DRAIN_SECONDS = {
     "frontend": 10 + 5,
     "recognizer": 20,
     "processor": 30 + 5,
-    "nsqd": 30,
+    "nsqd": 30 + 5,
     "nsqlookupd": 5,
     "mysql": 30,
 }
-PRESTOP_SLEEP = {"receiver", "frontend"}
+PRESTOP_SLEEP = {"receiver", "frontend", "nsqd"}
 APP_SERVICES = {"receiver", "frontend", "processor", "recognizer"}
 
 
