@@ -29,7 +29,7 @@ API_TOKEN = "local-dev-only-token"
 MYSQL_USER, MYSQL_PASSWORD = "kubeface", "local-dev-only"
 DEPLOY_TIMEOUT_SECONDS = 900
 # Copies of one photo of Obama that each stream may post (laid out once, as hard links).
-STREAM_PHOTOS = 2000
+STREAM_PHOTOS = 5000
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
