@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 OVERLAY = REPO / "k8s" / "overlays" / "local"
 # The overlay's dev-only Secret values (k8s/overlays/local/kustomization.yaml).
 API_TOKEN = "local-dev-only-token"
+OPERATOR = ("operator", "local-dev-only-operator")  # the frontend's login (FRONTEND_USER, kubeface-frontend)
 MYSQL_USER, MYSQL_PASSWORD = "kubeface", "local-dev-only"
 DEPLOY_TIMEOUT_SECONDS = 900
 # Copies of one photo of Obama that each stream may post (laid out once, as hard links).
@@ -92,7 +93,8 @@ def _upload(root: Path) -> None:
     mount it read-only); hard links stay links, so thousands of copies cost one photo."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.add(root, arcname=".")
+        for child in root.iterdir():  # not ".": the volume's root is not ours to chmod
+            tar.add(child, arcname=child.name)
     name = f"photo-loader-{uuid.uuid4().hex[:6]}"
     kubectl("apply", "-f", "-", stdin=_loader_pod(name).encode())
     try:
@@ -125,7 +127,12 @@ spec:
   automountServiceAccountToken: false
   restartPolicy: Never
   terminationGracePeriodSeconds: 1
-  securityContext: {{runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001}}
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 10001
+    runAsGroup: 10001
+    fsGroup: 10001
+    seccompProfile: {{type: RuntimeDefault}}
   containers:
     - name: loader
       image: {image}
