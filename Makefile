@@ -23,7 +23,7 @@ help:
 	@echo "make bench  the benchmark suite: report and plots in bench-results/ (BENCH_QUICK=1: ~3 min)"
 	@echo "make dlib-openblas  recommended for serving: dlib against OpenBLAS (~14 min once) instead of dlib-bin"
 	@echo "make proto  regenerate the gRPC stubs from protos/"
-	@echo "make k8s-e2e  the local overlay on a one-node cluster here: rollouts and scaling under load (~N min)"
+	@echo "make k8s-e2e  the local overlay on a one-node cluster here: rollouts and scaling under load (~3 min on a running cluster, ~25 min from nothing)"
 
 deps: venv mariadb nsq k8s-tools buf promtool
 
