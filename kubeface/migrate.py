@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote
 
+import pymysql
+from pymysql.constants import ER
 from yoyo import get_backend
 
-from kubeface.db import Database
+from kubeface.db import Database, connect
 from kubeface.schema import shipped_migrations
 from kubeface.settings import Settings
 
@@ -15,6 +19,8 @@ log = logging.getLogger(__name__)
 
 # A migration Job gives up in time and lets its backoff retry; services wait as long as it takes.
 MYSQL_WAIT_SECONDS = 300.0
+# One GET_LOCK wait, below the connection's read timeout (kubeface/db.py); retried until the above.
+LOCK_POLL_SECONDS = 10
 
 
 def apply_migrations(settings: Settings) -> list[str]:
@@ -29,12 +35,56 @@ def apply_migrations(settings: Settings) -> list[str]:
     )
     backend = get_backend(url)
     migrations = shipped_migrations(settings.migrations_dir)
-    with backend.lock():
+    with _migration_lock(settings):
         pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
+        with _statement_errors_unmasked():
+            backend.apply_migrations(pending)
     applied = [m.id for m in pending]
     log.info("migrations applied", extra={"applied": applied, "pending_before": len(pending)})
     return applied
+
+
+@contextmanager
+def _migration_lock(settings: Settings) -> Iterator[None]:
+    """Hold the server's advisory lock for this database while migrating: one run at a time.
+
+    Not yoyo's lock, a row in a table: a run killed while holding it (a Job pod evicted or out of
+    memory) leaves the row behind, and every later run then fails with LockTimeout. MySQL releases
+    GET_LOCK with the connection that took it, however the process ends.
+    """
+    name = f"kubeface_migrate.{settings.mysql_database}"[:64]
+    conn = connect(settings)
+    try:
+        waited = 0
+        with conn.cursor() as cur:
+            while True:
+                cur.execute("SELECT GET_LOCK(%s, %s) AS got", (name, LOCK_POLL_SECONDS))
+                if cur.fetchone()["got"] == 1:
+                    break
+                waited += LOCK_POLL_SECONDS
+                if waited >= MYSQL_WAIT_SECONDS:
+                    raise TimeoutError(f"another `kubeface migrate` held the lock {name!r} for {waited} s")
+                log.info("waiting for another migration", extra={"lock": name, "waited_seconds": waited})
+        yield
+    finally:
+        conn.close()
+
+
+@contextmanager
+def _statement_errors_unmasked() -> Iterator[None]:
+    """Raise a failed statement's own error, not "SAVEPOINT sp_N does not exist".
+
+    yoyo runs each statement under a savepoint and, when one fails, rolls back to it; MariaDB has
+    already released that savepoint, because every DDL statement commits at once. The rollback's
+    error then hides the statement's (for example "Table 'person' already exists").
+    """
+    try:
+        yield
+    except pymysql.err.OperationalError as exc:
+        cause = exc.__context__
+        if exc.args[0] == ER.SP_DOES_NOT_EXIST and isinstance(cause, pymysql.err.MySQLError):
+            raise cause from None
+        raise
 
 
 def create_service_accounts(settings: Settings, host: str = "%") -> list[str]:

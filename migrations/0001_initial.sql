@@ -1,6 +1,9 @@
 -- The known people, the images posted for recognition, and every face found in them.
+-- Every statement here may run twice: MariaDB commits each DDL statement at once, so a migration
+-- cut short (a killed Job pod, a lost connection) leaves its first tables behind, and the Job's
+-- next pod must finish it rather than fail on them (tests/integration/test_migrate_resume.py).
 
-CREATE TABLE person (
+CREATE TABLE IF NOT EXISTS person (
     id         BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     name       VARCHAR(255) NOT NULL,
     created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
@@ -9,7 +12,7 @@ CREATE TABLE person (
 
 -- A photo of a known person. `encoding` caches the 128-d dlib encoding (float64, little
 -- endian) so that no recognizer, restarted or new, computes it again.
-CREATE TABLE person_images (
+CREATE TABLE IF NOT EXISTS person_images (
     id         BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     person_id  BIGINT UNSIGNED NOT NULL,
     path       VARCHAR(1024) NOT NULL,
@@ -23,7 +26,7 @@ CREATE TABLE person_images (
 -- One row per posted path. `path` is relative to IMAGE_ROOT; `path_hash` (SHA-256 of it)
 -- makes duplicate posts return the existing row. A claim is a conditional UPDATE that
 -- sets status PROCESSING and a fresh claim_token; only the token's holder may finish it.
-CREATE TABLE images (
+CREATE TABLE IF NOT EXISTS images (
     id          BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     path        VARCHAR(1024) NOT NULL,
     path_hash   BINARY(32) NOT NULL,
@@ -46,7 +49,7 @@ CREATE TABLE images (
     CONSTRAINT fk_images_person FOREIGN KEY (person_id) REFERENCES person (id) ON DELETE SET NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
-CREATE TABLE faces (
+CREATE TABLE IF NOT EXISTS faces (
     id              BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     image_id        BIGINT UNSIGNED NOT NULL,
     box_top         INT NOT NULL,

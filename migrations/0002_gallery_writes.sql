@@ -2,10 +2,11 @@
 -- in commit order: a recognizer that loads `id > last seen` can then never skip a row that
 -- committed after a higher id (kubeface/people.py, recognizer/gallery.py).
 -- depends: 0001_initial
+-- Re-runnable, like every migration (see 0001).
 
-CREATE TABLE gallery_writes (
+CREATE TABLE IF NOT EXISTS gallery_writes (
     id     TINYINT UNSIGNED NOT NULL PRIMARY KEY,
     writes BIGINT UNSIGNED NOT NULL DEFAULT 0
 ) ENGINE=InnoDB;
 
-INSERT INTO gallery_writes (id) VALUES (1);
+INSERT IGNORE INTO gallery_writes (id) VALUES (1);

@@ -29,7 +29,7 @@ def _slow_copy_of_migrations(target):
         sql = source.read_text()
         if source.name.startswith("0001"):
             sql = re.sub(
-                r"(CREATE TABLE person .*?;)",
+                r"(CREATE TABLE IF NOT EXISTS person .*?;)",
                 rf"\1\n\nDO SLEEP({SLOW_SECONDS});",
                 sql,
                 count=1,

@@ -82,3 +82,27 @@ def test_settings_agree_with_the_ports_and_names_in_the_manifests(overlay: str) 
         assert env["MARIADB_DATABASE"] == read.mysql_database
         assert env["MARIADB_USER"] == read.mysql_user
         assert services["mysql"]["mysql"] == ports["mysql"]["mysql"] == read.mysql_port
+
+
+def _service_link_variables(service: dict) -> set[str]:
+    """What the kubelet puts in every pod's environment for a Service, unless the pod says
+    enableServiceLinks: false (Docker-link style: RECEIVER_PORT=tcp://10.96.0.7:8000, ...)."""
+    prefix = service["metadata"]["name"].upper().replace("-", "_")
+    names = {f"{prefix}_SERVICE_HOST", f"{prefix}_PORT"}
+    for port in service["spec"]["ports"]:
+        names |= {f"{prefix}_SERVICE_PORT", f"{prefix}_PORT_{port['port']}_TCP"}
+        if "name" in port:
+            names.add(f"{prefix}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}")
+    return names
+
+
+@overlays
+def test_no_service_link_variable_reaches_a_pod_that_would_read_it_as_a_setting(overlay: str) -> None:
+    """A Service `receiver` makes RECEIVER_PORT=tcp://<ip>:8000, which kubeface reads as its
+    RECEIVER_PORT setting and refuses to start; so do `frontend` and `mysql`."""
+    services = [s for s in objects(overlay, "Service").values() if s["spec"].get("type") != "ExternalName"]
+    linked = {name for service in services for name in _service_link_variables(service)}
+    clashes = sorted(name for name in linked if name.lower() in Settings.model_fields)
+    assert clashes, "no clash left: this check may go, with the enableServiceLinks it guards"
+    for name, template in pods(overlay).items():
+        assert template["spec"].get("enableServiceLinks") is False, f"{name} would read {clashes} as settings"

@@ -50,11 +50,11 @@ DRAIN_SECONDS = {
     "frontend": 10 + 5,
     "recognizer": 20,
     "processor": 30 + 5,
-    "nsqd": 30,
+    "nsqd": 30 + 5,
     "nsqlookupd": 5,
     "mysql": 30,
 }
-PRESTOP_SLEEP = {"receiver", "frontend"}
+PRESTOP_SLEEP = {"receiver", "frontend", "nsqd"}
 APP_SERVICES = {"receiver", "frontend", "processor", "recognizer"}
 
 
@@ -105,8 +105,9 @@ def test_every_object_is_namespaced_in_kubeface(overlay: str) -> None:
             assert doc["metadata"].get("namespace") == NAMESPACE, doc["metadata"]["name"]
 
 
-@overlays
-def test_processor_scaledobject_is_a_valid_keda_nsq_trigger(overlay: str) -> None:
+def test_processor_scaledobject_is_a_valid_keda_nsq_trigger() -> None:
+    """Production only: overlays/local runs without KEDA (tests/k8s/test_local_overlay.py)."""
+    overlay = "production"
     (scaled,) = objects(overlay, "ScaledObject").values()
     assert scaled["apiVersion"] == "keda.sh/v1alpha1"
     spec = scaled["spec"]
@@ -306,7 +307,7 @@ def test_app_pods_are_scraped_and_use_the_app_image(overlay: str) -> None:
                 elif overlay == "production":
                     assert c["image"] == f"{APP_IMAGE}:0.1.0", where
                 else:
-                    assert c["image"] == "kubeface:dev", where
+                    assert c["image"] == "localhost/kubeface:dev", where
 
 
 @overlays
