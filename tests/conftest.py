@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,6 +194,19 @@ def recognizer_serving(address: str) -> bool:
     with grpc.insecure_channel(address) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
     return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.fixture
+def empty_database(mesh):
+    """An empty database of its own on the mesh's MariaDB, which the tests' account may change."""
+    name = f"kubeface_test_{uuid.uuid4().hex[:8]}"
+    mysql_root(
+        mesh.mariadb_socket,
+        f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
+        f"GRANT ALL PRIVILEGES ON {name}.* TO 'kubeface'@'127.0.0.1';",
+    )
+    yield name
+    mysql_root(mesh.mariadb_socket, f"DROP DATABASE {name}")
 
 
 @pytest.fixture(scope="session")

@@ -41,19 +41,6 @@ def _migrate(mesh, database: str, **env: str) -> None:
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
 
 
-@pytest.fixture
-def new_database(mesh):
-    """An empty database of its own, which the tests' account may change."""
-    name = f"kubeface_resume_{uuid.uuid4().hex[:8]}"
-    mysql_root(
-        mesh.mariadb_socket,
-        f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
-        f"GRANT ALL PRIVILEGES ON {name}.* TO 'kubeface'@'127.0.0.1';",
-    )
-    yield name
-    mysql_root(mesh.mariadb_socket, f"DROP DATABASE {name}")
-
-
 def _schema(mesh, database: str) -> dict[str, object]:
     """Each table's definition and the rows of gallery_writes: what the services rely on."""
     conn = pymysql.connect(**{**mesh.db_params, "database": database})
@@ -110,17 +97,17 @@ def migrated_schema(mesh):
 
 @pytest.mark.parametrize(("migration", "done"), CUTS, ids=[f"{m}-after-{n}" for m, n in CUTS])
 def test_a_migration_cut_short_is_finished_by_the_next_run(
-    mesh, new_database, migrated_schema, migration, done, tmp_path
+    mesh, empty_database, migrated_schema, migration, done, tmp_path
 ):
-    _run_until(mesh, new_database, migration, done, tmp_path)
+    _run_until(mesh, empty_database, migration, done, tmp_path)
 
-    _migrate(mesh, new_database)
+    _migrate(mesh, empty_database)
 
-    assert _schema(mesh, new_database) == migrated_schema
+    assert _schema(mesh, empty_database) == migrated_schema
 
 
 def test_a_migrate_killed_mid_migration_is_finished_by_the_next_run(
-    mesh, new_database, migrated_schema, tmp_path
+    mesh, empty_database, migrated_schema, tmp_path
 ):
     """What a Job pod killed (evicted, out of memory, its node lost) leaves, the next pod finishes:
     the first tables and the migration lock, which dies with the killed run's connection."""
@@ -131,16 +118,16 @@ def test_a_migrate_killed_mid_migration_is_finished_by_the_next_run(
         if path.name.startswith("0001"):
             sql = sql.replace("COLLATE=utf8mb4_bin;", "COLLATE=utf8mb4_bin;\n\nDO SLEEP(120);", 1)
         (stalled / path.name).write_text(sql)
-    env = {**mesh.env, **_as_tests_account(new_database), "MIGRATIONS_DIR": str(stalled)}
+    env = {**mesh.env, **_as_tests_account(empty_database), "MIGRATIONS_DIR": str(stalled)}
     killed = ServerProcess("migrate-killed", kubeface_argv("migrate"), mesh.log_dir, env).start()
     try:
-        wait_until(lambda: _tables(mesh, new_database) >= {"person"}, 60, "the first table", killed)
+        wait_until(lambda: _tables(mesh, empty_database) >= {"person"}, 60, "the first table", killed)
     finally:
         killed.kill()
 
-    _migrate(mesh, new_database)
+    _migrate(mesh, empty_database)
 
-    assert _schema(mesh, new_database) == migrated_schema
+    assert _schema(mesh, empty_database) == migrated_schema
 
 
 def _tables(mesh, database: str) -> set[str]:
@@ -150,7 +137,7 @@ def _tables(mesh, database: str) -> set[str]:
     return {row["t"] for row in rows}
 
 
-def test_a_failing_statement_reports_its_own_error(mesh, new_database, tmp_path):
+def test_a_failing_statement_reports_its_own_error(mesh, empty_database, tmp_path):
     """Not "SAVEPOINT sp_N does not exist": the operator reads which statement failed and why."""
     migrations = tmp_path / "migrations"
     migrations.mkdir()
@@ -160,7 +147,7 @@ def test_a_failing_statement_reports_its_own_error(mesh, new_database, tmp_path)
     # statement of a migration run again after a cut would.
     (migrations / "9999_broken.sql").write_text("CREATE TABLE resume_probe (id INT);\n\n" * 2)
 
-    failed = mesh.run("migrate", env={**_as_tests_account(new_database), "MIGRATIONS_DIR": str(migrations)})
+    failed = mesh.run("migrate", env={**_as_tests_account(empty_database), "MIGRATIONS_DIR": str(migrations)})
 
     assert failed.returncode != 0
     output = failed.stdout + failed.stderr

@@ -15,7 +15,7 @@ import pytest
 from kubeface.db import Database
 from kubeface.schema import SchemaMissing
 from tests.conftest import API_TOKEN, FINAL, service_ports, service_ready
-from tests.servers import REPO, ServerProcess, kubeface_argv, mysql_root, wait_until
+from tests.servers import REPO, ServerProcess, kubeface_argv, wait_until
 
 pytestmark = pytest.mark.mesh
 
@@ -38,18 +38,6 @@ def _slow_copy_of_migrations(target):
             assert "SLEEP" in sql
         (target / source.name).write_text(sql)
     return target
-
-
-@pytest.fixture
-def empty_database(mesh):
-    name = f"kubeface_start_{uuid.uuid4().hex[:8]}"
-    mysql_root(
-        mesh.mariadb_socket,
-        f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
-        f"GRANT ALL PRIVILEGES ON {name}.* TO 'kubeface'@'127.0.0.1';",
-    )
-    yield name
-    mysql_root(mesh.mariadb_socket, f"DROP DATABASE {name}")
 
 
 def test_services_started_before_and_during_a_slow_migration_all_come_up(mesh, empty_database, tmp_path):
