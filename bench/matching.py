@@ -22,7 +22,8 @@ TARGET_MS = {100_000: 5.0, 1_000_000: 20.0}
 
 def worker(size: int, queries: int) -> dict:
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    from recognizer.gallery import ENCODING_DIM, Gallery
+    from kubeface.encodings import ENCODING_DIM
+    from recognizer.gallery import Gallery
 
     rng = np.random.default_rng(size)
     before = rss_mb(os.getpid())

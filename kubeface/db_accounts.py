@@ -29,7 +29,7 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         _SCHEMA_VERSION,
         ("SELECT, UPDATE", "images"),  # claim, release, complete
         ("SELECT, INSERT, DELETE", "faces"),
-        ("SELECT", "person_images"),  # is the recognizer behind the newest enrolment?
+        ("SELECT (id)", "person_images"),  # is the recognizer behind the newest enrolment?
     ],
     "recognizer": [
         _SCHEMA_VERSION,
@@ -41,7 +41,7 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         _SCHEMA_VERSION,
         ("SELECT, UPDATE", "images"),
         ("SELECT", "faces"),
-        ("SELECT", "person_images"),
+        ("SELECT (created_at)", "person_images"),  # PENDING images older than the newest enrolment
     ],
     # Read-only; its operator actions go through the receiver. Not person_images.encoding: face
     # encodings are biometric data that no page shows (`encoded` says whether one is cached).

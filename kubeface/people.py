@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kubeface.db import Cursor, Database
+from kubeface.encodings import encoding_to_bytes
 from kubeface.images import path_hash
 
 
@@ -89,7 +90,7 @@ def insert_person_images(cur: Cursor, person_id: int, images: list[EnrolledImage
         cur.execute(
             "INSERT INTO person_images (person_id, path, path_hash, encoding) VALUES (%s, %s, %s, %s)"
             " ON DUPLICATE KEY UPDATE encoding = VALUES(encoding), id = LAST_INSERT_ID(id)",
-            (person_id, image.path, path_hash(image.path), np.asarray(image.encoding, dtype="<f8").tobytes()),
+            (person_id, image.path, path_hash(image.path), encoding_to_bytes(image.encoding)),
         )
         image_ids.append(cur.lastrowid)
     return image_ids

@@ -11,13 +11,13 @@ import faiss
 import numpy as np
 
 from kubeface.db import Database
+from kubeface.encodings import ENCODING_DIM, encoding_from_bytes, encoding_to_bytes, encodings_from_bytes
 from kubeface.image_files import ImageFileError
 from kubeface.paths import ImagePath, PathRejected, resolve_image_path
 from recognizer.faces import ImageError
 
 log = logging.getLogger(__name__)
 
-ENCODING_DIM = 128
 # Rows read per query when loading known faces.
 REFRESH_PAGE_ROWS = 20_000
 # How many of the float16 scan's best the exact re-ranking considers.
@@ -130,14 +130,6 @@ class Gallery:
         )
 
 
-def encoding_to_bytes(encoding: np.ndarray) -> bytes:
-    return np.asarray(encoding, dtype="<f8").tobytes()
-
-
-def encoding_from_bytes(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype="<f8").copy()
-
-
 class GalleryStore:
     """Keeps the current Gallery in step with the database, computing only missing encodings."""
 
@@ -209,7 +201,7 @@ class GalleryStore:
             np.array([row["id"] for row in cached], dtype=np.int64),
             np.array([row["person_id"] for row in cached], dtype=np.int64),
             {row["person_id"]: row["name"] for row in cached},
-            np.frombuffer(b"".join(row["encoding"] for row in cached), dtype="<f8").reshape(-1, ENCODING_DIM),
+            encodings_from_bytes([row["encoding"] for row in cached]),
         )
         return page.extended(Gallery.of(encoded))
 

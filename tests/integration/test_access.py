@@ -65,6 +65,9 @@ def test_the_token_never_appears_in_any_log(mesh):
         ("frontend", "SELECT * FROM person_images"),
         ("frontend", "SELECT COUNT(*) FROM person_images WHERE encoding IS NOT NULL"),
         ("processor", "DELETE FROM person"),
+        # The processor and the retry job need one column each of person_images, not encodings.
+        ("processor", "SELECT encoding FROM person_images"),
+        ("retry", "SELECT encoding FROM person_images"),
         ("processor", "UPDATE person_images SET encoding = NULL"),
         ("recognizer", "UPDATE images SET status = 'QUEUED'"),
         ("recognizer", "UPDATE person_images SET path = 'x'"),

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from recognizer.gallery import Gallery, KnownFace, encoding_from_bytes, encoding_to_bytes
+from kubeface.encodings import encoding_from_bytes, encoding_to_bytes
+from recognizer.gallery import Gallery, KnownFace
 
 
 def _faces(count: int, seed: int = 0) -> list[KnownFace]:
