@@ -22,7 +22,7 @@ from kubeface.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
-OVERLAYS = ["local", "production"]
+OVERLAYS = ["local", "local-policies", "production"]
 NAMESPACE = "kubeface"
 # The README promises Kubernetes 1.30+, and `kubectl apply -k` renders with the kustomize built
 # into kubectl: every overlay must render, the same, with kubectl 1.30's and with the newest.

@@ -3,9 +3,11 @@ as a pod reads it (the whole ConfigMap as its environment), and agreeing with th
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from kubeface.settings import Settings
 from tests.k8s.render import (
@@ -40,10 +42,24 @@ def test_base_lists_only_settings_that_differ_from_the_code_defaults() -> None:
 
 @overlays
 def test_overlays_list_only_settings_that_differ_from_base(overlay: str) -> None:
-    base = config_literals(K8S / "base")
+    inherited = _inherited_literals(K8S / "overlays" / overlay)
     literals = config_literals(K8S / "overlays" / overlay)
-    _assert_each_changes_a_value(literals, base, overlay)
-    assert config(overlay) == base | literals, "the ConfigMap has other sources than these literals"
+    _assert_each_changes_a_value(literals, inherited, overlay)
+    assert config(overlay) == inherited | literals, "the ConfigMap has other sources than these literals"
+
+
+def _inherited_literals(folder: Path) -> dict[str, str]:
+    """The literals of what the overlay builds on: base/'s, then an overlay's it builds on
+    (overlays/local-policies is overlays/local plus the NetworkPolicies)."""
+    inherited: dict[str, str] = {}
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    for resource in kustomization.get("resources", []):
+        parent = (folder / resource).resolve()
+        if parent == K8S / "base":
+            inherited |= config_literals(parent)
+        elif parent.parent == K8S / "overlays":
+            inherited |= _inherited_literals(parent) | config_literals(parent)
+    return inherited
 
 
 @overlays
