@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ import pymysql
 import pytest
 
 from kubeface.samples import lay_out_samples
-from tests.k8s_e2e.kube import NAMESPACE, cluster_ip, kubectl, kubectl_json, require_cluster, wait_for
+from tests.k8s_e2e.kube import NAMESPACE, cluster_ip, helper_pod, kubectl, require_cluster, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 OVERLAY = REPO / "k8s" / "overlays" / "local"
@@ -95,10 +96,7 @@ def _upload(root: Path) -> None:
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for child in root.iterdir():  # not ".": the volume's root is not ours to chmod
             tar.add(child, arcname=child.name)
-    name = f"photo-loader-{uuid.uuid4().hex[:6]}"
-    kubectl("apply", "-f", "-", stdin=_loader_pod(name).encode())
-    try:
-        kubectl("wait", "--for=condition=ready", f"pod/{name}", "--timeout=300s")
+    with helper_pod("photo-loader", mount_images=True) as name:
         kubectl(
             "exec",
             "-i",
@@ -111,39 +109,6 @@ def _upload(root: Path) -> None:
             "/data/images",
             stdin=buffer.getvalue(),
         )
-    finally:
-        kubectl("delete", "pod", name, "--wait=false")
-
-
-def _loader_pod(name: str) -> str:
-    image = kubectl_json("get", "deployment", "receiver")["spec"]["template"]["spec"]["containers"][0][
-        "image"
-    ]
-    return f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}, labels: {{app.kubernetes.io/name: photo-loader}}}}
-spec:
-  automountServiceAccountToken: false
-  restartPolicy: Never
-  terminationGracePeriodSeconds: 1
-  securityContext:
-    runAsNonRoot: true
-    runAsUser: 10001
-    runAsGroup: 10001
-    fsGroup: 10001
-    seccompProfile: {{type: RuntimeDefault}}
-  containers:
-    - name: loader
-      image: {image}
-      imagePullPolicy: IfNotPresent
-      command: ["sleep", "600"]
-      resources: {{requests: {{cpu: 10m, memory: 32Mi}}, limits: {{cpu: 500m, memory: 128Mi}}}}
-      securityContext:
-        {{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {{drop: [ALL]}}}}
-      volumeMounts: [{{name: images, mountPath: /data/images}}]
-  volumes: [{{name: images, persistentVolumeClaim: {{claimName: kubeface-images}}}}]
-"""
 
 
 @pytest.fixture(scope="session")
@@ -195,3 +160,56 @@ def _answers(query) -> bool:
         return query("SELECT 1 AS one")[0]["one"] == 1
     except pymysql.err.MySQLError:
         return False
+
+
+class PhotoPool:
+    """The copies of obama2.jpg on the images volume (conftest `photos`), each handed out once."""
+
+    def __init__(self, photos: str) -> None:
+        self.photos = photos
+        self._indices = iter(range(STREAM_PHOTOS))
+        self._lock = threading.Lock()
+
+    def fresh(self) -> str:
+        with self._lock:
+            index = next(self._indices, None)
+        assert index is not None, f"all {STREAM_PHOTOS} stream photos posted: raise STREAM_PHOTOS"
+        return f"{self.photos}/stream/{index:04}.jpg"
+
+
+@pytest.fixture(scope="session")
+def pool(photos: str) -> PhotoPool:
+    return PhotoPool(photos)
+
+
+@pytest.fixture(scope="session")
+def enrolled(api: httpx.Client, photos: str) -> dict[str, str]:
+    """Obama and Biden enrolled from this run's photos, or already enrolled by an earlier run (409):
+    one person each, so that a photo of Obama has exactly one right answer."""
+    names = {"obama": "obama", "biden": "biden"}
+    for who, name in names.items():
+        response = api.post("/person", json={"name": name, "paths": [f"{photos}/known/{who}.jpg"]})
+        assert response.status_code in (201, 409), response.text
+    return names
+
+
+def final_state(api: httpx.Client, image_id: int) -> dict:
+    holder: dict = {}
+
+    def final() -> bool:
+        holder.update(api.get(f"/image/{image_id}").json())
+        return holder["status"] in ("PROCESSED", "PENDING", "FAILED")
+
+    wait_for(final, 300, f"image {image_id} to be final")
+    return holder
+
+
+def recognised_as(api: httpx.Client, sql, path: str) -> tuple[str, str | None]:
+    posted = api.post("/image/post", json={"path": path})
+    assert posted.status_code in (200, 202), posted.text
+    final_state(api, posted.json()["id"])
+    (row,) = sql(
+        "SELECT i.status, p.name FROM images i LEFT JOIN person p ON p.id = i.person_id WHERE i.path = %s",
+        (path,),
+    )
+    return row["status"], row["name"]

@@ -6,6 +6,9 @@ import json
 import os
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 NAMESPACE = "kubeface"
@@ -99,3 +102,54 @@ def require_cluster() -> None:
         f"no cluster answers (KUBECONFIG={os.environ.get('KUBECONFIG', '')}): {result.stderr.strip()};"
         " make cluster, then make k8s-e2e"
     )
+
+
+@contextmanager
+def helper_pod(app: str, mount_images: bool = False) -> Iterator[str]:
+    """A sleeping pod of the kubeface image, labelled app.kubernetes.io/name=`app`, ready; its
+    name. With `mount_images`, the images volume read-write at /data/images (the app pods mount
+    it read-only). Deleted on the way out."""
+    name = f"{app}-{uuid.uuid4().hex[:6]}"
+    kubectl("apply", "-f", "-", stdin=_helper_pod_manifest(name, app, mount_images).encode())
+    try:
+        kubectl("wait", "--for=condition=ready", f"pod/{name}", "--timeout=300s")
+        yield name
+    finally:
+        kubectl("delete", "pod", name, "--wait=false")
+
+
+def _helper_pod_manifest(name: str, app: str, mount_images: bool) -> str:
+    image = kubectl_json("get", "deployment", "receiver")["spec"]["template"]["spec"]["containers"][0][
+        "image"
+    ]
+    mounts = "volumeMounts: [{name: images, mountPath: /data/images}]" if mount_images else "volumeMounts: []"
+    volumes = (
+        "volumes: [{name: images, persistentVolumeClaim: {claimName: kubeface-images}}]"
+        if mount_images
+        else "volumes: []"
+    )
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{app.kubernetes.io/name: {app}}}}}
+spec:
+  automountServiceAccountToken: false
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 10001
+    runAsGroup: 10001
+    fsGroup: 10001
+    seccompProfile: {{type: RuntimeDefault}}
+  containers:
+    - name: helper
+      image: {image}
+      imagePullPolicy: IfNotPresent
+      command: ["sleep", "600"]
+      resources: {{requests: {{cpu: 10m, memory: 32Mi}}, limits: {{cpu: 500m, memory: 128Mi}}}}
+      securityContext:
+        {{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {{drop: [ALL]}}}}
+      {mounts}
+  {volumes}
+"""

@@ -19,7 +19,7 @@ import time
 import httpx
 import pytest
 
-from tests.k8s_e2e.conftest import OPERATOR, STREAM_PHOTOS
+from tests.k8s_e2e.conftest import OPERATOR, PhotoPool, recognised_as
 from tests.k8s_e2e.kube import rollout_restart, run_retry_job, scale, serving_pods, wait_for
 
 # Deploying, five rollouts and the settling after each take tens of minutes on two cores.
@@ -39,26 +39,6 @@ ROLLED = [
     "deployment/frontend",
     "statefulset/nsqd",
 ]
-
-
-class PhotoPool:
-    """The copies of obama2.jpg on the images volume (conftest `photos`), each handed out once."""
-
-    def __init__(self, photos: str) -> None:
-        self.photos = photos
-        self._indices = iter(range(STREAM_PHOTOS))
-        self._lock = threading.Lock()
-
-    def fresh(self) -> str:
-        with self._lock:
-            index = next(self._indices, None)
-        assert index is not None, f"all {STREAM_PHOTOS} stream photos posted: raise STREAM_PHOTOS"
-        return f"{self.photos}/stream/{index:04}.jpg"
-
-
-@pytest.fixture(scope="session")
-def pool(photos: str) -> PhotoPool:
-    return PhotoPool(photos)
 
 
 class Traffic:
@@ -160,39 +140,6 @@ def settle_and_check(sql, traffic: Traffic, phase: str, obama: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def enrolled(api: httpx.Client, photos: str) -> dict[str, str]:
-    """Obama and Biden enrolled from this run's photos, or already enrolled by an earlier run (409):
-    one person each, so that a photo of Obama has exactly one right answer."""
-    names = {"obama": "obama", "biden": "biden"}
-    for who, name in names.items():
-        response = api.post("/person", json={"name": name, "paths": [f"{photos}/known/{who}.jpg"]})
-        assert response.status_code in (201, 409), response.text
-    return names
-
-
-def _final(api: httpx.Client, image_id: int) -> dict:
-    holder: dict = {}
-
-    def final() -> bool:
-        holder.update(api.get(f"/image/{image_id}").json())
-        return holder["status"] in ("PROCESSED", "PENDING", "FAILED")
-
-    wait_for(final, 300, f"image {image_id} to be final")
-    return holder
-
-
-def _recognised_as(api: httpx.Client, sql, path: str) -> tuple[str, str | None]:
-    posted = api.post("/image/post", json={"path": path})
-    assert posted.status_code in (200, 202), posted.text
-    _final(api, posted.json()["id"])
-    (row,) = sql(
-        "SELECT i.status, p.name FROM images i LEFT JOIN person p ON p.id = i.person_id WHERE i.path = %s",
-        (path,),
-    )
-    return row["status"], row["name"]
-
-
-@pytest.fixture(scope="session")
 def recognised(
     api, sql, photos: str, pool: PhotoPool, enrolled: dict[str, str]
 ) -> dict[str, tuple[str, str | None]]:
@@ -201,10 +148,10 @@ def recognised(
     # The recognizers load new enrolments every few seconds: until then a photo of Obama ends
     # PENDING ("no known person matched"), so post fresh copies until one is recognised.
     def obama_known() -> bool:
-        return _recognised_as(api, sql, pool.fresh()) == ("PROCESSED", enrolled["obama"])
+        return recognised_as(api, sql, pool.fresh()) == ("PROCESSED", enrolled["obama"])
 
     wait_for(obama_known, 300, "the recognizers to load the enrolments", interval=1)
-    return {name: _recognised_as(api, sql, f"{photos}/{name}") for name in ("obama3.jpg", "biden.jpg")}
+    return {name: recognised_as(api, sql, f"{photos}/{name}") for name in ("obama3.jpg", "biden.jpg")}
 
 
 def test_enrolled_people_are_recognised_in_real_photos(recognised, enrolled) -> None:
