@@ -83,11 +83,11 @@ def test_connections_the_policies_do_not_list_are_refused(policies) -> None:
     with helper_pod("netpol-stranger") as stranger:  # a label no policy allows anything to
         outcomes = {
             "stranger -> mysql:3306": connect(stranger, "mysql", 3306),
-            "stranger -> recognizer:50051": connect(stranger, "recognizer", 50051),
+            "stranger -> recognizer-headless:50051": connect(stranger, "recognizer-headless", 50051),
         }
     frontend = "deployment/frontend"
     outcomes["frontend -> nsqd:4150"] = connect(frontend, "nsqd", 4150)
-    outcomes["frontend -> recognizer:50051"] = connect(frontend, "recognizer", 50051)
+    outcomes["frontend -> recognizer-headless:50051"] = connect(frontend, "recognizer-headless", 50051)
     print(outcomes)  # noqa: T201 - how each was refused, for the report (pytest -rP)
     assert {name: o for name, o in outcomes.items() if not refused(o)} == {}
     # The same client on a port its policies list does connect: the refusals are the policies'.
