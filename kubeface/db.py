@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import pymysql
 import pymysql.cursors
@@ -19,6 +20,11 @@ log = logging.getLogger(__name__)
 
 Connection = pymysql.connections.Connection
 Cursor = pymysql.cursors.DictCursor
+T = TypeVar("T")
+
+# MySQL's "deadlock found" and "lock wait timeout": the transaction was rolled back whole, and
+# MySQL's advice is to run it again.
+RETRYABLE_ERRORS = frozenset({1213, 1205})
 
 
 def connect(settings: Settings) -> Connection:
@@ -108,6 +114,21 @@ class Database:
             except BaseException:
                 _rollback_quietly(conn)
                 raise
+
+    def run_transaction(self, work: Callable[[Cursor], T], attempts: int = 3) -> T:
+        """`work(cursor)` in a transaction, run again (up to `attempts` in all) when MySQL rolled
+        it back for a deadlock or a lock wait timeout; `work` must be safe to repeat."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.transaction() as cur:
+                    return work(cur)
+            except pymysql.err.OperationalError as exc:
+                if exc.args[0] not in RETRYABLE_ERRORS or attempt == attempts:
+                    raise
+                log.warning(
+                    "transaction run again after MySQL error %s", exc.args[0], extra={"attempt": attempt}
+                )
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         while True:

@@ -92,13 +92,17 @@ def requeue_where(db: Database, predicate: str, assignment: str, params: dict, *
         candidates = [row["id"] for row in cur.fetchall()]
     if dry_run:
         return candidates
-    won = []
-    for image_id in candidates:
-        with db.transaction() as cur:
+
+    def move(image_id: int) -> bool:
+        def update(cur) -> bool:
             cur.execute(
                 f"UPDATE images SET {assignment} WHERE id = %(id)s AND {predicate}",
                 {**params, "id": image_id},
             )
-            if cur.rowcount == 1:
-                won.append(image_id)
-    return won
+            return cur.rowcount == 1
+
+        # The predicate's subqueries read faces with shared locks, which can deadlock with a
+        # processor writing that image's outcome; the conditional UPDATE is safe to repeat.
+        return db.run_transaction(update)
+
+    return [image_id for image_id in candidates if move(image_id)]

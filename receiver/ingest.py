@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pymysql
 from prometheus_client import Histogram
 
-from kubeface.db import Database
+from kubeface.db import RETRYABLE_ERRORS, Database
 from kubeface.images import ImageStatus, Posted, insert_images
 from kubeface.logs import request_id_var
 from kubeface.queue import ImageMessage, NsqPublisher, PublishError
@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 BATCH_ROWS = Histogram(
     "receiver_ingest_batch_rows", "Posts committed together", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 )
-# MySQL's "deadlock found" and "lock wait timeout": the whole batch is safe to try again.
-_RETRYABLE_MYSQL_ERRORS = {1213, 1205}
 _ATTEMPTS = 3
 # Failures of the servers a batch shares, not of any one post: retrying posts alone cannot help.
 _SHARED_FAILURES = (pymysql.err.OperationalError, pymysql.err.InterfaceError, PublishError)
@@ -146,7 +144,7 @@ class IngestBatcher:
             try:
                 return insert_images(self._db, paths)
             except pymysql.err.OperationalError as exc:
-                if exc.args[0] not in _RETRYABLE_MYSQL_ERRORS or attempt == _ATTEMPTS:
+                if exc.args[0] not in RETRYABLE_ERRORS or attempt == _ATTEMPTS:
                     raise
                 log.warning("ingest batch retried after MySQL error %s", exc.args[0])
         raise AssertionError("unreachable")
