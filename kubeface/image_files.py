@@ -66,6 +66,10 @@ class ImageFiles:
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
 
+    def __post_init__(self) -> None:
+        # Resolved once: every open walks from it, and resolving costs a system call per part.
+        object.__setattr__(self, "root", self.root.resolve())
+
     @contextmanager
     def open(self, image_path: ImagePath) -> Iterator[io.BufferedReader]:
         """The file as a buffered stream that never reads past `max_bytes`; closed on exit.
@@ -106,7 +110,7 @@ class ImageFiles:
         RESOLVE_NO_SYMLINKS done by hand: openat2 needs Linux 5.6 and is refused by some
         container seccomp profiles, while this works wherever openat does.
         """
-        root = self.root.resolve()
+        root = self.root
         try:
             parts = image_path.absolute.relative_to(root).parts
         except ValueError:
