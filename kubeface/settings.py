@@ -13,6 +13,8 @@ from kubeface.image_files import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
 # Values that are fine on a laptop and must never reach production.
 PLACEHOLDER_SECRETS = {"", "kubeface", "changeme", "change-me"}
+# Room for the processor's database writes after the recognizer's deadline (nsq_msg_timeout_seconds).
+NSQ_WRITE_MARGIN_SECONDS = 30.0
 
 
 class Environment(StrEnum):
@@ -86,6 +88,7 @@ class Settings(BaseSettings):
     # Recognizer server processes sharing RECOGNIZER_PORT (SO_REUSEPORT); one per core.
     recognizer_processes: int = Field(default=1, ge=1)
     match_tolerance: float = Field(default=0.6, gt=0)
+    # How often each recognizer loads the faces enrolled since its last look.
     gallery_refresh_seconds: float = Field(default=2.0, gt=0)
     # The recognizer's /livez fails once one image's recognition (reading, waiting for its batch,
     # detecting, encoding) has run this long: a thread is wedged and the pod must restart. The
@@ -93,6 +96,13 @@ class Settings(BaseSettings):
     recognizer_wedged_seconds: float = Field(default=120.0, gt=0)
 
     processor_workers: int = Field(default=4, ge=1)
+    # How long a processor's claim on a row holds: after it, another processor may take the row
+    # over (its holder is taken for dead), and a message for a held row is requeued this long.
+    # It must outlast the longest live hold, NSQ_MSG_TIMEOUT_SECONDS (after which nsqd redelivers
+    # anyway). RETRY_LEASE_SECONDS must be at least this: the retry job must not re-queue a row a
+    # live processor still holds (its outcome would be refused and the image recognised twice).
+    # Both are refused otherwise in production; tests shorten the retry lease on purpose.
+    processor_lease_seconds: float = Field(default=300.0, gt=0)
     processor_max_attempts: int = Field(default=3, ge=1)
     breaker_fail_max: int = Field(default=5, ge=1)
     breaker_probe_initial_seconds: float = Field(default=1.0, gt=0)
@@ -110,6 +120,8 @@ class Settings(BaseSettings):
 
     retry_max_attempts: int = Field(default=5, ge=1)
     retry_backoff_seconds: float = Field(default=60.0, ge=0)
+    # The retry job re-queues PROCESSING rows older than this (a dead processor's); see
+    # PROCESSOR_LEASE_SECONDS for why it is never shorter than the processor's lease.
     retry_lease_seconds: float = Field(default=300.0, gt=0)
     retry_batch_size: int = Field(default=1000, ge=1)
 
@@ -166,7 +178,43 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name} is a development placeholder; set a real secret in production")
         if self.fault_crash_after_commit:
             raise ValueError("FAULT_CRASH_AFTER_COMMIT is for tests; it must be off in production")
+        self._check_leases()
         return self
+
+    def _check_leases(self) -> None:
+        """Refuse leases that would hand a live processor's row to someone else."""
+        if self.processor_lease_seconds <= self.nsq_msg_timeout_seconds:
+            raise ValueError(
+                f"PROCESSOR_LEASE_SECONDS ({self.processor_lease_seconds:g}) must exceed the NSQ message"
+                f" timeout ({self.nsq_msg_timeout_seconds:g} = RECOGNIZER_TIMEOUT_SECONDS +"
+                f" {NSQ_WRITE_MARGIN_SECONDS:g}); raise it or lower RECOGNIZER_TIMEOUT_SECONDS"
+            )
+        if self.retry_lease_seconds < self.processor_lease_seconds:
+            raise ValueError(
+                f"RETRY_LEASE_SECONDS ({self.retry_lease_seconds:g}) is shorter than"
+                f" PROCESSOR_LEASE_SECONDS ({self.processor_lease_seconds:g}): the retry job would"
+                " re-queue rows live processors still hold; set it at least as long"
+            )
+
+    @property
+    def nsq_msg_timeout_seconds(self) -> float:
+        """How long nsqd waits for the processor to finish a message before redelivering it.
+
+        The processor finishes a message only after the recognizer call (bounded by its deadline)
+        and the outcome's writes, so the timeout is the deadline plus a margin for the writes;
+        shorter, and a slow but live message would be redelivered and recognised twice.
+        """
+        return self.recognizer_timeout_seconds + NSQ_WRITE_MARGIN_SECONDS
+
+    @property
+    def gallery_catch_up_seconds(self) -> float:
+        """How long the processor waits before retrying an image the recognizer saw with an old
+        gallery (someone was enrolled since its last refresh).
+
+        Derived, not a setting: one refresh period is exactly when the recognizer has loaded the
+        newest faces; shorter would find it still behind, longer only delays the image.
+        """
+        return self.gallery_refresh_seconds
 
     @property
     def resolved_image_root(self) -> Path:

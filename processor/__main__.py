@@ -43,12 +43,11 @@ async def run(settings: Settings) -> None:
         recognizer=recognizer,
         config=HandlerConfig(
             max_attempts=settings.processor_max_attempts,
-            lease_seconds=settings.retry_lease_seconds,
+            lease_seconds=settings.processor_lease_seconds,
             breaker_requeue_delay_seconds=settings.breaker_requeue_delay_seconds,
-            gallery_catch_up_seconds=settings.gallery_refresh_seconds,
+            gallery_catch_up_seconds=settings.gallery_catch_up_seconds,
         ),
-        # nsqd redelivers a message not finished by then: the recognizer deadline plus room for the writes.
-        msg_timeout_seconds=settings.recognizer_timeout_seconds + 30,
+        msg_timeout_seconds=settings.nsq_msg_timeout_seconds,
     )
     readiness.ready = True
     log.info(

@@ -38,3 +38,45 @@ def test_batch_wait_is_auto_or_milliseconds(monkeypatch):
     monkeypatch.setenv("RECOGNIZER_BATCH_WAIT_MS", "soon")
     with pytest.raises(ValidationError, match="recognizer_batch_wait_ms"):
         Settings(_env_file=None)
+
+
+def test_the_processor_lease_is_its_own_setting(monkeypatch):
+    monkeypatch.setenv("RETRY_LEASE_SECONDS", "900")
+    settings = Settings(_env_file=None)
+    assert (settings.processor_lease_seconds, settings.retry_lease_seconds) == (300.0, 900.0)
+    monkeypatch.setenv("PROCESSOR_LEASE_SECONDS", "120")
+    assert Settings(_env_file=None).processor_lease_seconds == 120.0
+
+
+def test_the_nsq_message_timeout_covers_the_recognizer_deadline(monkeypatch):
+    assert Settings(_env_file=None).nsq_msg_timeout_seconds == 60.0
+    monkeypatch.setenv("RECOGNIZER_TIMEOUT_SECONDS", "45")
+    assert Settings(_env_file=None).nsq_msg_timeout_seconds == 75.0
+
+
+def test_the_gallery_catch_up_waits_one_refresh(monkeypatch):
+    monkeypatch.setenv("GALLERY_REFRESH_SECONDS", "7")
+    assert Settings(_env_file=None).gallery_catch_up_seconds == 7.0
+
+
+def test_production_refuses_a_retry_lease_shorter_than_the_processors(monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("MYSQL_PASSWORD", "a-real-secret")
+    monkeypatch.setenv("RETRY_LEASE_SECONDS", "100")
+    with pytest.raises(ValidationError, match="RETRY_LEASE_SECONDS .* re-queue rows live processors"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("PROCESSOR_LEASE_SECONDS", "100")
+    assert Settings(_env_file=None).retry_lease_seconds == 100.0
+
+
+def test_production_refuses_a_processor_lease_within_the_message_timeout(monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("MYSQL_PASSWORD", "a-real-secret")
+    monkeypatch.setenv("PROCESSOR_LEASE_SECONDS", "60")
+    with pytest.raises(ValidationError, match="PROCESSOR_LEASE_SECONDS .* must exceed"):
+        Settings(_env_file=None)
+
+
+def test_tests_may_shorten_the_retry_lease_in_development(monkeypatch):
+    monkeypatch.setenv("RETRY_LEASE_SECONDS", "0.5")
+    assert Settings(_env_file=None).retry_lease_seconds == 0.5
