@@ -20,7 +20,7 @@ help:
 	@echo "make soak   the load test for an hour: every service's RSS over time (rss.csv, rss.png) must stay flat"
 	@echo "make samples  sample face photos into IMAGE_ROOT (default images/) for the README walk-through"
 	@echo "make retry  one pass of the retry job against the local mesh"
-	@echo "make check  ruff lint and format check"
+	@echo "make check  ruff lint and format check, mypy strict on kubeface/"
 	@echo "make bench  the benchmark suite: report and plots in bench-results/ (BENCH_QUICK=1: ~3 min)"
 	@echo "make dlib-openblas  recommended for serving: dlib against OpenBLAS (~14 min once) instead of dlib-bin"
 	@echo "make proto  regenerate the gRPC stubs from protos/"
@@ -126,6 +126,7 @@ dlib-openblas: venv
 check: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) $(NSQ_BIN) .state .cache

@@ -7,7 +7,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 import pymysql
 import pymysql.cursors
@@ -18,8 +18,12 @@ from kubeface.startup import retry_at_start
 
 log = logging.getLogger(__name__)
 
-Connection = pymysql.connections.Connection
 Cursor = pymysql.cursors.DictCursor
+if TYPE_CHECKING:
+    # The stubs make Connection generic in its cursor; at run time it is a plain class.
+    Connection: TypeAlias = pymysql.connections.Connection[Cursor]
+else:
+    Connection = pymysql.connections.Connection
 T = TypeVar("T")
 
 # MySQL's "deadlock found" and "lock wait timeout": the transaction was rolled back whole, and

@@ -63,7 +63,7 @@ def install_probes(app: FastAPI, database: Callable[[Request], Database]) -> Non
     """/healthz: the process answers (liveness). /readyz: and it reaches MySQL (readiness)."""
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict:
+    def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", include_in_schema=False)

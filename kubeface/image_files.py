@@ -17,8 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubeface.paths import ImagePath
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 # Beyond this many pixels an image is refused rather than decoded (decompression bombs).
@@ -175,7 +179,8 @@ class _CappedFile(io.RawIOBase):
     def tell(self) -> int:
         return self._file.tell()
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: WriteableBuffer) -> int | None:
+        # None as io.RawIOBase allows, for a non-blocking file with no data; never for ours.
         room = self._limit - self._file.tell()
         view = memoryview(buffer)
         if room <= 0 and len(view):

@@ -59,7 +59,8 @@ def _migration_lock(settings: Settings) -> Iterator[None]:
         with conn.cursor() as cur:
             while True:
                 cur.execute("SELECT GET_LOCK(%s, %s) AS got", (name, LOCK_POLL_SECONDS))
-                if cur.fetchone()["got"] == 1:
+                row = cur.fetchone()  # a SELECT without FROM: always one row
+                if row is not None and row["got"] == 1:
                     break
                 waited += LOCK_POLL_SECONDS
                 if waited >= MYSQL_WAIT_SECONDS:

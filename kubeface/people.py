@@ -57,7 +57,10 @@ def create_person(db: Database, name: str, images: list[EnrolledImage]) -> Enrol
         cur.execute("INSERT IGNORE INTO person (name) VALUES (%s)", (name,))
         if cur.rowcount != 1:
             cur.execute("SELECT id FROM person WHERE name = %s", (name,))
-            raise PersonExists(name, cur.fetchone()["id"])
+            existing = cur.fetchone()
+            if existing is None:  # INSERT IGNORE also skips rows it could not store
+                raise ValueError(f"person {name!r} could not be stored; check its length and characters")
+            raise PersonExists(name, existing["id"])
         person_id = cur.lastrowid
         image_ids = insert_person_images(cur, person_id, images)
     return Enrolment(person_id, name, image_ids)

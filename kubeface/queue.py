@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from prometheus_client import Counter
@@ -31,7 +32,7 @@ class ImageMessage:
     request_id: str | None = None
 
     def encode(self) -> str:
-        body = {"id": self.image_id}
+        body: dict[str, int | str] = {"id": self.image_id}
         if self.request_id:
             body["request_id"] = self.request_id
         return json.dumps(body, separators=(",", ":"))
@@ -58,7 +59,7 @@ class ImageMessage:
         return cls(value, request_id)
 
 
-def waiting_messages(stats: dict, topic: str) -> int:
+def waiting_messages(stats: dict[str, Any], topic: str) -> int:
     """Messages of `topic` not yet finished, from nsqd's /stats?format=json.
 
     The topic's own depth (not yet copied to a channel) plus each channel's ready and deferred

@@ -37,7 +37,7 @@ def shipped_migration_ids(migrations_dir: Path) -> frozenset[str]:
     return ids
 
 
-def require_schema(cur: pymysql.cursors.Cursor, migrations_dir: Path) -> None:
+def require_schema(cur: pymysql.cursors.DictCursor, migrations_dir: Path) -> None:
     """Raise SchemaMissing, naming what is missing, unless every shipped migration is applied."""
     shipped = shipped_migration_ids(migrations_dir)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -221,6 +221,7 @@ class Settings(BaseSettings):
         return self.image_root.expanduser().resolve()
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the settings once, in a process's main()."""
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once, in a process's main(); `overrides` are field values of each
+    field's own type, which pydantic checks."""
     return Settings(**overrides)

@@ -17,6 +17,7 @@ from tenacity import (
     stop_when_event_set,
     wait_exponential,
 )
+from tenacity.stop import stop_base
 
 from kubeface.schema import may_pass
 
@@ -39,7 +40,7 @@ def retry_at_start(
     database, the migration and the services start never matters; a command gives up in time.
     `stop` (set by SIGTERM) ends the wait, raising the last error.
     """
-    stops = [stop_never if timeout_seconds is None else stop_after_delay(timeout_seconds)]
+    stops: list[stop_base] = [stop_never if timeout_seconds is None else stop_after_delay(timeout_seconds)]
     if stop is not None:
         stops.append(stop_when_event_set(stop))
 
@@ -59,7 +60,7 @@ def retry_at_start(
         wait=wait_exponential(multiplier=0.2, max=5),
         stop=stop_any(*stops),
         before_sleep=log_wait,
-        sleep=stop.wait if stop is not None else _sleep,
+        sleep=_sleep if stop is None else _waiting_on(stop),
         reraise=True,
     )
     return retrying(step)
@@ -67,3 +68,12 @@ def retry_at_start(
 
 def _sleep(seconds: float) -> None:
     threading.Event().wait(seconds)
+
+
+def _waiting_on(stop: threading.Event) -> Callable[[float], None]:
+    """A sleep that SIGTERM (`stop`) cuts short."""
+
+    def pause(seconds: float) -> None:
+        stop.wait(seconds)
+
+    return pause

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -35,7 +36,7 @@ def receiver_client(settings: Settings, url: str | None, timeout: float = 120.0)
     return httpx.Client(base_url=base.rstrip("/"), headers=headers, timeout=timeout)
 
 
-def call(client: httpx.Client, method: str, path: str, **kwargs) -> httpx.Response:
+def call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
     try:
         response = client.request(method, path, **kwargs)
     except httpx.HTTPError as exc:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import httpx
 from tqdm import tqdm
@@ -24,7 +26,17 @@ from kubeface.cli.common import (
 from kubeface.settings import load_settings
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+class Enrolled(TypedDict):
+    """One photo's outcome, as printed by --json."""
+
+    name: str
+    path: str
+    ok: bool
+    person_id: NotRequired[int]
+    error: NotRequired[str]
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     enroll = sub.add_parser(
         "enroll",
         help="enrol known people from photos under IMAGE_ROOT",
@@ -67,17 +79,22 @@ def _people(args: argparse.Namespace, root: Path) -> list[tuple[str, str]]:
     return [(args.name, photo) for photo in expand(args.paths, root)]
 
 
-def _result(name: str, path: str, response: httpx.Response | None, error: str = "") -> dict:
-    if response is not None and response.is_success:
+def _result(name: str, path: str, response: httpx.Response | None, error: str = "") -> Enrolled:
+    """The outcome of `response`, or with none (refused before asking) `error`."""
+    if response is None:
+        return {"name": name, "path": path, "ok": False, "error": error}
+    if response.is_success:
         return {"name": name, "path": path, "ok": True, "person_id": response.json()["id"]}
     return {"name": name, "path": path, "ok": False, "error": error or error_of(response)}
 
 
-def _person(client: httpx.Client, name: str, photos: list[str], add: bool) -> tuple[int | None, list, list]:
+def _person(
+    client: httpx.Client, name: str, photos: list[str], add: bool
+) -> tuple[int | None, list[Enrolled], list[str]]:
     """Create the person from their first usable photo, or with --add find who has the name.
 
     Returns the person's id (None: refused), the results so far, and the photos left to add."""
-    results = []
+    results: list[Enrolled] = []
     for index, path in enumerate(photos):
         response = call(client, "POST", "/person", json={"name": name, "paths": [path]})
         if response.is_success:
@@ -92,26 +109,34 @@ def _person(client: httpx.Client, name: str, photos: list[str], add: bool) -> tu
     return None, results, []
 
 
-def _add_one(client: httpx.Client, person_id: int, name: str, path: str) -> dict:
+def _add_one(client: httpx.Client, person_id: int, name: str, path: str) -> Enrolled:
     response = call(client, "POST", f"/person/{person_id}/photos", json={"paths": [path]})
     return _result(name, path, response)
 
 
-def _enrol(pool: ThreadPoolExecutor, client: httpx.Client, pairs: list, add: bool, bar: tqdm) -> list[dict]:
+def _enrol(
+    pool: ThreadPoolExecutor,
+    client: httpx.Client,
+    pairs: list[tuple[str, str]],
+    add: bool,
+    progress: Callable[[int], object],
+) -> list[Enrolled]:
     """Create (or find) each person, then add their other photos, photos in parallel."""
     by_name: dict[str, list[str]] = {}
     for name, photo in pairs:
         by_name.setdefault(name, []).append(photo)
-    results, rest = [], []
+    results: list[Enrolled] = []
+    rest: list[tuple[int, str, str]] = []
     for name, (person_id, done, left) in zip(
         by_name, pool.map(lambda n: _person(client, n, by_name[n], add), by_name), strict=True
     ):
         results += done
-        bar.update(len(done))
-        rest += [(person_id, name, photo) for photo in left]
+        progress(len(done))
+        if person_id is not None:  # else nothing is left: all refused
+            rest += [(person_id, name, photo) for photo in left]
     for result in pool.map(lambda item: _add_one(client, *item), rest):
         results.append(result)
-        bar.update(1)
+        progress(1)
     return results
 
 
@@ -123,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         ThreadPoolExecutor(max(1, args.concurrency)) as pool,
         tqdm(total=len(pairs), unit="photo", desc="enrolled", disable=args.json or None) as bar,
     ):
-        results = _enrol(pool, client, pairs, args.add, bar)
+        results = _enrol(pool, client, pairs, args.add, bar.update)
     failed = [r for r in results if not r["ok"]]
     if args.json:
         print_json({"enrolled": len(results) - len(failed), "results": results})
