@@ -7,16 +7,19 @@ import multiprocessing
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from concurrent import futures
 
 import faiss
 import grpc
+import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import Gauge
 
 from kubeface.db import Database
 from kubeface.image_files import ImageFiles
 from kubeface.logs import configure_logging
+from kubeface.paths import ImagePath
 from kubeface.proto import recognizer_pb2, recognizer_pb2_grpc
 from kubeface.settings import Settings, load_settings
 from kubeface.startup import retry_at_start
@@ -35,77 +38,120 @@ KNOWN_FACES = Gauge("recognizer_known_faces", "Known faces in the gallery")
 
 
 def run(settings: Settings, *, reuse_port: bool = False) -> None:
+    """Serve until SIGTERM or SIGINT, then drain."""
     # One recognition at a time per process (dlib is serial): OpenMP threads in the matching
     # scan would only contend with the other processes for the cores.
     faiss.omp_set_num_threads(1)
+    stop = _stop_on_signals()
+    service = RecognizerService(settings, reuse_port=reuse_port)
+    service.start()  # health answers NOT_SERVING while the models and known faces load
+    db = Database(settings)
+    try:
+        db.wait_until_reachable(stop=stop)
+        service.load(db, stop)
+        service.refresh_until(stop)
+    finally:
+        service.drain()
+        db.close()
+    log.info("recognizer stopped")
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event that SIGTERM and SIGINT set."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
 
-    health_servicer = health.HealthServicer()
-    for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    files = ImageFiles(settings.resolved_image_root, settings.image_max_bytes, settings.image_max_pixels)
-    watchdog = Watchdog(settings.recognizer_wedged_seconds)
-    recognizer = RecognizerServicer(files, settings.match_tolerance, watchdog)
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.recognizer_workers),
-        # A second recognizer on a busy port must fail loudly, not silently share it, unless it
-        # is one of the RECOGNIZER_PROCESSES started together to share it.
-        options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
-    )
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    recognizer_pb2_grpc.add_RecognizerServicer_to_server(recognizer, server)
-    server.add_insecure_port(f"{settings.bind_host}:{settings.recognizer_port}")
-    server.start()  # health answers NOT_SERVING while the models and known faces load
-    serve_http(settings.bind_host, settings.recognizer_metrics_port, watchdog)
-    log.info("recognizer listening", extra={"port": settings.recognizer_port})
 
-    detector = FaceDetector(
-        settings.detection_model,
-        settings.detection_upsample,
-        settings.detection_max_side,
-        adaptive_upsample=settings.detection_adaptive_upsample,
-    )
-    db = Database(settings)
-    db.wait_until_reachable(stop=stop)
+class RecognizerService:
+    """The gRPC server and its health, from start through loading and serving to draining."""
 
-    def encode_known_face(image_path):
-        with watchdog.track():
-            return detector.encode_largest(load_image(files, image_path))[0].encoding
+    def __init__(self, settings: Settings, *, reuse_port: bool) -> None:
+        self._settings = settings
+        self._files = ImageFiles(
+            settings.resolved_image_root, settings.image_max_bytes, settings.image_max_pixels
+        )
+        self._watchdog = Watchdog(settings.recognizer_wedged_seconds)
+        self._recognizer = RecognizerServicer(self._files, settings.match_tolerance, self._watchdog)
+        self._health = health.HealthServicer()
+        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        self._server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=settings.recognizer_workers),
+            # A second recognizer on a busy port must fail loudly, not silently share it, unless
+            # it is one of the RECOGNIZER_PROCESSES started together to share it.
+            options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        recognizer_pb2_grpc.add_RecognizerServicer_to_server(self._recognizer, self._server)
+        self._server.add_insecure_port(f"{settings.bind_host}:{settings.recognizer_port}")
+        self._store: GalleryStore | None = None
+        self._batcher: FaceBatcher | None = None
 
-    store = GalleryStore(db, encode_known_face, settings.resolved_image_root)
-    retry_at_start(store.refresh, "loading known faces", stop=stop)
-    KNOWN_FACES.set(len(store.gallery))
-    batch_wait = batch_wait_seconds(settings, detector)
-    batcher = FaceBatcher(detector, max_batch=settings.recognizer_workers, wait_seconds=batch_wait)
-    recognizer.attach(detector, batcher, store)
-    for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info(
-        "recognizer serving",
-        extra={
-            "known_faces": len(store.gallery),
-            "model": detector.model.value,
-            "gpu": detector.uses_cuda,
-            "batch_wait_ms": batch_wait * 1000,
-        },
-    )
+    def _set_health(self, status: int) -> None:
+        for name in ("", SERVICE_NAME):
+            self._health.set(name, status)
 
-    while not stop.wait(settings.gallery_refresh_seconds):
-        try:
-            store.refresh()
-            KNOWN_FACES.set(len(store.gallery))
-        except Exception:
-            # A database hiccup must not take down a serving recognizer; the next tick retries.
-            log.exception("refreshing known faces failed")
+    def start(self) -> None:
+        """Listen (health NOT_SERVING) and serve /livez and /metrics."""
+        self._server.start()
+        serve_http(self._settings.bind_host, self._settings.recognizer_metrics_port, self._watchdog)
+        log.info("recognizer listening", extra={"port": self._settings.recognizer_port})
 
-    log.info("SIGTERM: draining", extra={"grace_seconds": SHUTDOWN_GRACE_SECONDS})
-    health_servicer.enter_graceful_shutdown()
-    server.stop(SHUTDOWN_GRACE_SECONDS).wait()
-    batcher.close()
-    db.close()
-    log.info("recognizer stopped")
+    def load(self, db: Database, stop: threading.Event) -> None:
+        """Load the models and the known faces, attach them, and only then answer SERVING."""
+        settings = self._settings
+        detector = FaceDetector(
+            settings.detection_model,
+            settings.detection_upsample,
+            settings.detection_max_side,
+            adaptive_upsample=settings.detection_adaptive_upsample,
+        )
+        store = GalleryStore(db, self._known_face_encoder(detector), settings.resolved_image_root)
+        retry_at_start(store.refresh, "loading known faces", stop=stop)
+        KNOWN_FACES.set(len(store.gallery))
+        batch_wait = batch_wait_seconds(settings, detector)
+        self._batcher = FaceBatcher(detector, max_batch=settings.recognizer_workers, wait_seconds=batch_wait)
+        self._recognizer.attach(detector, self._batcher, store)
+        self._store = store
+        self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "recognizer serving",
+            extra={
+                "known_faces": len(store.gallery),
+                "model": detector.model.value,
+                "gpu": detector.uses_cuda,
+                "batch_wait_ms": batch_wait * 1000,
+            },
+        )
+
+    def _known_face_encoder(self, detector: FaceDetector) -> Callable[[ImagePath], np.ndarray]:
+        """How the gallery encodes an enrolled photo: its largest face, watched like a request."""
+
+        def encode_known_face(image_path: ImagePath) -> np.ndarray:
+            with self._watchdog.track():
+                return detector.encode_largest(load_image(self._files, image_path))[0].encoding
+
+        return encode_known_face
+
+    def refresh_until(self, stop: threading.Event) -> None:
+        """Load newly enrolled faces every GALLERY_REFRESH_SECONDS until `stop`."""
+        assert self._store is not None, "load() first"
+        while not stop.wait(self._settings.gallery_refresh_seconds):
+            try:
+                self._store.refresh()
+                KNOWN_FACES.set(len(self._store.gallery))
+            except Exception:
+                # A database hiccup must not take down a serving recognizer; the next tick retries.
+                log.exception("refreshing known faces failed")
+
+    def drain(self) -> None:
+        """NOT_SERVING, then let in-flight calls finish within the grace period."""
+        log.info("SIGTERM: draining", extra={"grace_seconds": SHUTDOWN_GRACE_SECONDS})
+        self._health.enter_graceful_shutdown()
+        self._server.stop(SHUTDOWN_GRACE_SECONDS).wait()
+        if self._batcher is not None:
+            self._batcher.close()
 
 
 def batch_wait_seconds(settings: Settings, detector: FaceDetector) -> float:
