@@ -13,6 +13,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import ClientDisconnect
 
@@ -36,7 +37,29 @@ UPLOAD_PATH = "/image/upload"
 FILE_FIELD = b"file"
 
 
-@router.post(UPLOAD_PATH, status_code=202, responses={200: {"description": "The same bytes were known"}})
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+# The body is read by hand (streamed), so FastAPI cannot describe it: say what it takes.
+_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "array", "items": _BINARY["schema"]}},
+                "required": ["file"],
+            }
+        },
+        "image/*": _BINARY,
+    },
+}
+
+
+@router.post(
+    UPLOAD_PATH,
+    status_code=202,
+    responses={200: {"description": "The same bytes were known"}},
+    openapi_extra={"requestBody": _REQUEST_BODY},
+)
 async def upload_image(request: Request) -> JSONResponse:
     """Store and queue `multipart/form-data` files (field `file`) or a raw `image/*` body."""
     state: ReceiverState = request.app.state.receiver
@@ -61,6 +84,8 @@ async def upload_image(request: Request) -> JSONResponse:
         raise ApiError(415, str(exc)) from exc
     except UploadTooLarge as exc:
         raise _too_large(store) from exc
+    except MultipartParseError as exc:
+        raise ApiError(400, f"the multipart body is malformed ({exc}); send a well-formed form") from exc
     except ClientDisconnect as exc:  # an answer no one reads, but not a 500: the client went away
         log.info("upload abandoned by the client mid-body; nothing stored")
         raise ApiError(400, "the body ended before it was complete; nothing was stored") from exc

@@ -95,6 +95,16 @@ def test_a_non_image_is_refused_with_415_saying_what_is_accepted(mesh, request_k
     assert _temp_files(mesh) == []
 
 
+def test_a_malformed_form_is_refused_with_400(mesh):
+    headers = {"content-type": "multipart/form-data; boundary=XyZ"}
+    with mesh.api() as api:
+        response = api.post("/image/upload", content=b"--XyZ\r\nno headers end here", headers=headers)
+        garbage = api.post("/image/upload", content=b"--Q\r\n\x00\x01", headers=headers)
+    assert response.status_code == 400, response.text
+    assert garbage.status_code == 400, garbage.text
+    assert _temp_files(mesh) == []
+
+
 def test_uploads_need_the_token_like_posts(mesh):
     with mesh.api(token=None) as api:
         response = api.post(
