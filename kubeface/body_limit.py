@@ -14,16 +14,25 @@ class BodyTooLarge(Exception):
 class BodySizeLimit:
     """Answers 413 before reading more than `max_bytes` of a body, declared or chunked.
 
-    `advice` ends the refusal (what to send instead); `as_json` answers {"error": ...}, else text."""
+    `advice` ends the refusal (what to send instead); `as_json` answers {"error": ...}, else text.
+    `exempt_paths` are routes that stream their bodies and enforce a cap of their own."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, advice: str, as_json: bool = True) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        advice: str,
+        as_json: bool = True,
+        exempt_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
+        self.exempt_paths = exempt_paths
         self.max_bytes = max_bytes
         self.advice = advice
         self.as_json = as_json
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     fault_crash_after_commit: bool = False
     # A full batch of long paths fits; anything larger is refused with 413 while it streams in.
     receiver_max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # POST /image/upload: a request body (all its files) larger than this is refused with 413
+    # while it streams in; IMAGE_MAX_BYTES still caps what the recognizer will open.
+    upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     frontend_page_size: int = Field(default=50, ge=1, le=500)
     # The frontend's operator actions go to the receiver, sending API_TOKEN as the bearer token.
     frontend_receiver_url: str | None = None  # default http://127.0.0.1:$RECEIVER_PORT

@@ -14,7 +14,7 @@ from kubeface.http_metrics import install_http_metrics, install_probes
 from kubeface.queue import PublishError
 from kubeface.request_ids import install_request_ids
 from kubeface.settings import Settings
-from receiver import admin_routes
+from receiver import admin_routes, upload_routes
 from receiver.auth import WriteTokenGuard
 from receiver.errors import install_error_handlers
 from receiver.people_routes import router as people_router
@@ -43,13 +43,17 @@ def create_app(settings: Settings) -> FastAPI:
     install_http_metrics(app)
     install_request_ids(app)
     app.add_middleware(
-        BodySizeLimit, max_bytes=settings.receiver_max_body_bytes, advice="send fewer paths per batch"
+        BodySizeLimit,
+        max_bytes=settings.receiver_max_body_bytes,
+        advice="send fewer paths per batch",
+        exempt_paths=frozenset({upload_routes.UPLOAD_PATH}),  # capped at UPLOAD_MAX_BYTES as it streams
     )
     token = settings.api_token.get_secret_value() if settings.api_token else None
     writes_need_token = Depends(WriteTokenGuard(token))
     app.include_router(router, dependencies=[writes_need_token])
     app.include_router(people_router, dependencies=[writes_need_token])
     app.include_router(admin_routes.router, dependencies=[writes_need_token])
+    app.include_router(upload_routes.router, dependencies=[writes_need_token])
     install_probes(app, lambda request: request.app.state.receiver.db)
 
     return app

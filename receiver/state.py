@@ -14,6 +14,7 @@ from kubeface.queue import NsqPublisher
 from kubeface.recognizer_channel import recognizer_channel
 from kubeface.retry import BACK_TO_QUEUE, requeue_where
 from kubeface.settings import Settings
+from kubeface.uploads import UploadStore
 from receiver.ingest import IngestBatcher
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class ReceiverState:
     max_batch: int
     recognizer_timeout: float
     ingest: IngestBatcher
+    uploads: UploadStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReceiverState:
@@ -43,6 +45,7 @@ class ReceiverState:
             max_batch=settings.receiver_max_batch,
             recognizer_timeout=settings.recognizer_timeout_seconds,
             ingest=IngestBatcher(db, publisher, crash_after_commit=settings.fault_crash_after_commit),
+            uploads=UploadStore(settings.resolved_image_root, settings.upload_max_bytes),
         )
 
     def requeue(self, predicate: str, params: dict, reason: str) -> list[int]:

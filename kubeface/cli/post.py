@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 from tqdm import tqdm
 
 from kubeface.cli.common import (
     FAILED,
+    IMAGE_SUFFIXES,
     OK,
     TIMED_OUT,
     CommandError,
@@ -32,6 +35,11 @@ CHUNK = 100  # paths per POST /images/post
 def add_parser(sub: argparse._SubParsersAction) -> None:
     post = sub.add_parser("post", help="queue images (files or folders under IMAGE_ROOT) for recognition")
     post.add_argument("paths", nargs="+", metavar="DIR_OR_FILE")
+    post.add_argument(
+        "--upload",
+        action="store_true",
+        help="send the files' bytes (files or folders on this machine) instead of paths under IMAGE_ROOT",
+    )
     post.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default 4)")
     post.add_argument("--wait", action="store_true", help="wait until every image is final, then summarise")
     post.add_argument("--timeout", type=float, default=600, help="seconds --wait waits at most (default 600)")
@@ -45,6 +53,39 @@ def _post_chunk(client: httpx.Client, chunk: list[str]) -> list[dict]:
     if not response.is_success:
         raise CommandError(f"the receiver refused a batch: {error_of(response)}")
     return response.json()["results"]
+
+
+def _local_files(args: list[str]) -> list[Path]:
+    """Files as given; folders on this machine walked for pictures."""
+    found: list[Path] = []
+    for arg in map(Path, args):
+        if not arg.is_dir():
+            found.append(arg)
+            continue
+        for dirpath, dirnames, filenames in os.walk(arg):
+            dirnames.sort()
+            found += [
+                Path(dirpath) / n for n in sorted(filenames) if Path(n).suffix.lower() in IMAGE_SUFFIXES
+            ]
+    return found
+
+
+def _upload_one(client: httpx.Client, path: Path) -> dict:
+    """POST /image/upload with the file as the body, streamed; the receiver decides the type."""
+    try:
+        with path.open("rb") as body:
+            response = call(
+                client, "POST", "/image/upload", content=body, headers={"content-type": "image/*"}
+            )
+    except OSError as exc:
+        return {"path": str(path), "error": f"cannot read the file: {exc.strerror}"}
+    if not response.is_success:
+        return {"path": str(path), "error": error_of(response)}
+    return {**response.json(), "file": str(path)}
+
+
+def _upload_files(client: httpx.Client, files: list[Path]) -> list[dict]:
+    return [_upload_one(client, path) for path in files]
 
 
 def _status(client: httpx.Client, image_id: int) -> dict:
@@ -70,10 +111,15 @@ def _wait(client: httpx.Client, ids: list[int], pool: ThreadPoolExecutor, timeou
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    paths = expand(args.paths, settings.resolved_image_root)
+    paths = _local_files(args.paths) if args.upload else expand(args.paths, settings.resolved_image_root)
     if not paths:
         raise CommandError("no image files found in the given paths (looked for .jpg, .png, ...)")
-    chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
+    if args.upload:  # one request per file; the answers are the same shape as a batch's items
+        chunks = [[path] for path in paths]
+        send = _upload_files
+    else:
+        chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
+        send = _post_chunk
     results: list[dict] = []
     quiet = args.json
     with (
@@ -81,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         ThreadPoolExecutor(max(1, args.concurrency)) as pool,
     ):
         with tqdm(total=len(paths), unit="img", desc="posted", disable=quiet or None) as bar:
-            for answered in pool.map(lambda chunk: _post_chunk(client, chunk), chunks):
+            for answered in pool.map(lambda chunk: send(client, chunk), chunks):
                 results += answered
                 bar.update(len(answered))
         accepted = [r for r in results if "id" in r]

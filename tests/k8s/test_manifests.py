@@ -415,11 +415,21 @@ def test_image_root_is_shared_and_mounted_read_only(overlay: str) -> None:
         for volume in template["spec"].get("volumes", []):
             if volume.get("persistentVolumeClaim", {}).get("claimName") == claim["metadata"]["name"]:
                 users += 1
-                assert volume["persistentVolumeClaim"]["readOnly"] is True, where
-                for c in template["spec"]["containers"]:
-                    for m in c.get("volumeMounts", []):
-                        if m["name"] == volume["name"]:
-                            assert m["mountPath"] == config(overlay)["IMAGE_ROOT"] and m["readOnly"], where
+                app = template["metadata"]["labels"]["app.kubernetes.io/name"]
+                # Only the receiver writes, and only IMAGE_ROOT/uploads (POST /image/upload).
+                assert volume["persistentVolumeClaim"]["readOnly"] is (app != "receiver"), where
+                mounts = [
+                    m
+                    for c in template["spec"]["containers"]
+                    for m in c.get("volumeMounts", [])
+                    if m["name"] == volume["name"]
+                ]
+                root = config(overlay)["IMAGE_ROOT"]
+                read_only = [m for m in mounts if m.get("readOnly")]
+                writable = [m for m in mounts if not m.get("readOnly")]
+                assert [m["mountPath"] for m in read_only] == [root], where
+                expected = [(f"{root}/uploads", "uploads")] if app == "receiver" else []
+                assert [(m["mountPath"], m.get("subPath")) for m in writable] == expected, where
     assert users >= 2  # receiver and recognizer
 
 

@@ -1,0 +1,142 @@
+"""The content-addressed store for uploaded images: type by magic bytes, name by SHA-256, atomic write.
+
+A file is written to a temporary file in `IMAGE_ROOT/uploads/`, fsynced, renamed to
+`<sha256>.<ext>` and the directory fsynced, so a name that exists always holds the whole file,
+and a crash or an aborted upload leaves at most a temporary file (`.upload-*`), never a
+half-written image under a real name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+UPLOADS_DIR = "uploads"
+TEMP_PREFIX = ".upload-"
+# The longest signature below (WebP: "RIFF" + size + "WEBP").
+SNIFF_BYTES = 12
+
+# Formats the recognizer decodes, by extension; the client's Content-Type and name are not trusted.
+ACCEPTED_TYPES = ("jpg", "png", "gif", "webp", "bmp", "tiff")
+
+
+class UploadRejected(Exception):
+    """The bytes are not an image the system accepts (answered 415)."""
+
+
+class UploadTooLarge(Exception):
+    """The upload passed the size cap (answered 413)."""
+
+
+def image_type(head: bytes) -> str | None:
+    """The extension for the image format that `head` (the first bytes) starts, or None.
+
+    Fewer than SNIFF_BYTES is no image: no format the recognizer reads fits in so few."""
+    if len(head) < SNIFF_BYTES:
+        return None
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "webp"
+    # BMP's signature is two letters ("BMW..." is text): its four reserved bytes must be zero too.
+    if head.startswith(b"BM") and head[6:10] == b"\x00\x00\x00\x00":
+        return "bmp"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "tiff"
+    return None
+
+
+def not_an_image_message() -> str:
+    return f"the file is not an accepted image; send one of: {', '.join(t.upper() for t in ACCEPTED_TYPES)}"
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    relative_path: str  # relative to the image root, e.g. uploads/<sha256>.jpg
+    size: int
+
+
+class UploadWriter:
+    """One upload being written: feed it chunks, then `commit()`, or `discard()` on any failure."""
+
+    def __init__(self, uploads_dir: Path, max_bytes: int) -> None:
+        self._dir = uploads_dir
+        self._max_bytes = max_bytes
+        self._hash = hashlib.sha256()
+        self._head = b""
+        self._size = 0
+        fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=uploads_dir)
+        self._temp = Path(name)
+        self._file = os.fdopen(fd, "wb")
+
+    def write(self, chunk: bytes) -> None:
+        """Append a chunk; raises UploadTooLarge past the cap, UploadRejected once the head is no image."""
+        self._size += len(chunk)
+        if self._size > self._max_bytes:
+            raise UploadTooLarge(f"the upload is larger than {self._max_bytes} bytes (UPLOAD_MAX_BYTES)")
+        if len(self._head) < SNIFF_BYTES:
+            self._head += chunk[: SNIFF_BYTES - len(self._head)]
+            if len(self._head) >= SNIFF_BYTES:
+                self._check_type()
+        self._hash.update(chunk)
+        self._file.write(chunk)
+
+    def _check_type(self) -> str:
+        kind = image_type(self._head)
+        if kind is None:
+            raise UploadRejected(not_an_image_message())
+        return kind
+
+    def commit(self) -> StoredUpload:
+        """fsync, rename to the content's name, fsync the directory; the temporary file is gone after."""
+        kind = self._check_type()  # also for files shorter than SNIFF_BYTES
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        name = f"{self._hash.hexdigest()}.{kind}"
+        # The same bytes give the same name: replacing an existing file changes nothing it holds.
+        os.replace(self._temp, self._dir / name)
+        _fsync_dir(self._dir)
+        return StoredUpload(f"{UPLOADS_DIR}/{name}", self._size)
+
+    def discard(self) -> None:
+        """Close and remove the temporary file (safe to call after commit, or twice)."""
+        if not self._file.closed:
+            self._file.close()
+        self._temp.unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class UploadStore:
+    """`IMAGE_ROOT/uploads/`, created on first use."""
+
+    def __init__(self, image_root: Path, max_bytes: int) -> None:
+        self.directory = image_root / UPLOADS_DIR
+        self.max_bytes = max_bytes
+
+    def writer(self) -> UploadWriter:
+        self.directory.mkdir(exist_ok=True)
+        return UploadWriter(self.directory, self.max_bytes)
+
+    def store(self, data: bytes) -> StoredUpload:
+        """Store bytes already in memory (tests, small files); same rules as a streamed upload."""
+        writer = self.writer()
+        try:
+            writer.write(data)
+            return writer.commit()
+        finally:
+            writer.discard()
