@@ -86,6 +86,24 @@ def write_oriented(upright: np.ndarray, orientation: int, path: Path, **save: ob
     Image.fromarray(stored).save(path, exif=exif.tobytes(), **save)
 
 
+# What a viewer shows for stored pixels with each tag: the inverse of _STORED_AS.
+_SHOWN_AS = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1, :],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def shown_upright(stored: np.ndarray, orientation: int) -> np.ndarray:
+    """The upright picture a viewer shows for stored pixels tagged with this orientation."""
+    return np.ascontiguousarray(_SHOWN_AS[orientation](stored))
+
+
 def rgb_pixels(path: Path) -> np.ndarray:
     """A photo's stored pixels as an RGB array (no EXIF applied)."""
     with Image.open(path) as img:
