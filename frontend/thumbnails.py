@@ -15,6 +15,7 @@ from prometheus_client import Counter
 
 from frontend.thumbnail_cache import ThumbnailCache
 from kubeface.image_files import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageFileError, ImageFiles
+from kubeface.orientation import decode_upright, upright_size
 from kubeface.paths import PathRejected, resolve_image_path
 from kubeface.settings import Settings
 
@@ -75,32 +76,36 @@ class Thumbnailer:
             image_path = resolve_image_path(self._files.root, relative_path)
             with self._files.open(image_path) as stream:
                 info = os.fstat(stream.fileno())  # of the file opened, not of whatever the name is now
-                key = f"{image_path.absolute}|{info.st_mtime_ns}|{info.st_size}|{max_side}"
-                return self._cache.get(key, lambda target: self._render(stream, target, max_side))
+                # "upright": previews cached before EXIF orientation was applied are not served again.
+                key = f"upright|{image_path.absolute}|{info.st_mtime_ns}|{info.st_size}|{max_side}"
+                return self._cache.get(
+                    key, lambda target: self._render(stream, target, max_side, relative_path)
+                )
         except (PathRejected, ImageFileError) as exc:
             raise PreviewUnavailable(str(exc)) from exc
 
     def size(self, relative_path: str) -> tuple[int, int]:
-        """The picture's width and height, read from its header only."""
+        """The upright picture's width and height (the recognizer's boxes' frame), from the header only."""
         try:
             with self._files.open(resolve_image_path(self._files.root, relative_path)) as stream:
                 with Image.open(stream) as img:
-                    return img.size
+                    return upright_size(img, relative_path)
         except (PathRejected, ImageFileError, *_PIL_ERRORS) as exc:
             raise PreviewUnavailable(str(exc)) from exc
 
-    def _render(self, stream, target: Path, max_side: int) -> None:
+    def _render(self, stream, target: Path, max_side: int, name: str) -> None:
         try:
             with Image.open(stream) as img:
                 self._files.check_pixels(*img.size)  # a bomb is refused before anything is decoded
-                # No EXIF rotation: the recognizer's boxes are in the file's stored orientation.
                 img.draft("RGB", (max_side, max_side))  # JPEG: decode at 1/2 to 1/8 scale
                 width, height = img.size  # what will be decoded, after the draft
                 self._files.check_pixels(width, height, self._budget.total)
                 with self._budget.hold(width * height):
                     PREVIEWS_DECODED.inc()
-                    img.thumbnail((max_side, max_side))
-                    preview = img.convert("RGB")
+                    # Upright, as the recognizer sees it: its boxes are drawn over this picture.
+                    picture = decode_upright(img, name)
+                    picture.thumbnail((max_side, max_side))
+                    preview = picture.convert("RGB")
         except ImageFileError as exc:
             raise PreviewUnavailable(f"no preview: {exc}") from exc
         except _PIL_ERRORS as exc:

@@ -16,6 +16,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from prometheus_client import Histogram
 
 from kubeface.image_files import ImageFiles
+from kubeface.orientation import decode_upright
 from kubeface.paths import ImagePath, resolve_image_path
 from kubeface.settings import DetectionModel
 
@@ -71,7 +72,7 @@ def _wide_grey_to_rgb(pixels: np.ndarray) -> np.ndarray:
 
 
 def load_image(files: ImageFiles, image_path: ImagePath) -> np.ndarray:
-    """Read a file under the image root as an RGB array.
+    """Read a file under the image root as an RGB array, upright (its EXIF orientation applied).
 
     Raises ImageFileMissing / ImageFileRefused (kubeface.image_files) for a file that must not
     be read, and NotAnImage for one that is not a readable picture, saying why.
@@ -82,13 +83,14 @@ def load_image(files: ImageFiles, image_path: ImagePath) -> np.ndarray:
             with Image.open(stream) as img:
                 files.check_pixels(*img.size)
                 # PIL (libjpeg-turbo) rather than OpenCV: OpenCV grey-pads a truncated JPEG silently.
+                # Upright, so boxes are in the pixels of the picture the frontend shows.
+                picture = decode_upright(img, name)
                 # An RGB image is viewed as an array directly; convert() would copy it once more.
-                if img.mode in _WIDE_GREY_MODES:
-                    return _wide_grey_to_rgb(np.asarray(img))
-                if img.mode != "RGB":
-                    return np.asarray(img.convert("RGB"))
-                img.load()
-                return np.asarray(img)
+                if picture.mode in _WIDE_GREY_MODES:
+                    return _wide_grey_to_rgb(np.asarray(picture))
+                if picture.mode != "RGB":
+                    return np.asarray(picture.convert("RGB"))
+                return np.asarray(picture)
         except Image.DecompressionBombError as exc:
             raise NotAnImage(f"image claims too many pixels: {exc}") from exc
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from kubeface.samples import SDIST_PHOTOS, sdist_photos, side_by_side
 from tests.servers import REPO
@@ -60,3 +61,50 @@ def make_socket(path: Path) -> None:
         sock.bind(str(short))
     os.rename(short, path)
     short.parent.rmdir()
+
+
+# How each EXIF orientation stores an upright picture, written from the EXIF spec's meaning of the
+# tag (which way the stored rows run), independently of the code under test: a viewer that applies
+# the tag to these pixels shows the upright picture again.
+_STORED_AS = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],  # mirrored left-right
+    3: lambda a: a[::-1, ::-1],  # upside down
+    4: lambda a: a[::-1, :],  # mirrored top-bottom
+    5: lambda a: a.swapaxes(0, 1),  # mirrored along the main diagonal
+    6: lambda a: np.rot90(a, 1),  # turned a quarter anticlockwise: viewers turn it clockwise
+    7: lambda a: np.rot90(a, 2).swapaxes(0, 1),  # mirrored along the other diagonal
+    8: lambda a: np.rot90(a, -1),  # turned a quarter clockwise: viewers turn it anticlockwise
+}
+
+
+def write_oriented(upright: np.ndarray, orientation: int, path: Path, **save: object) -> None:
+    """Store an upright RGB picture the way a camera would with this EXIF orientation tag."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    stored = np.ascontiguousarray(_STORED_AS[orientation](upright))
+    Image.fromarray(stored).save(path, exif=exif.tobytes(), **save)
+
+
+# What a viewer shows for stored pixels with each tag: the inverse of _STORED_AS.
+_SHOWN_AS = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1, :],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def shown_upright(stored: np.ndarray, orientation: int) -> np.ndarray:
+    """The upright picture a viewer shows for stored pixels tagged with this orientation."""
+    return np.ascontiguousarray(_SHOWN_AS[orientation](stored))
+
+
+def rgb_pixels(path: Path) -> np.ndarray:
+    """A photo's stored pixels as an RGB array (no EXIF applied)."""
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
