@@ -71,3 +71,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # Access logs and tornado's per-connection chatter would drown the events that matter.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    # Libraries' warnings (Pillow on a broken EXIF block, say) become JSON lines, not stray stderr.
+    logging.captureWarnings(True)
