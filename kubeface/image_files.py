@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubeface.paths import ImagePath
+from kubeface.recognition_errors import ImageMissing, ImageUnusable
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 # Beyond this many pixels an image is refused rather than decoded (decompression bombs).
@@ -36,11 +37,11 @@ class ImageFileError(Exception):
     """The file cannot be read as an image; retrying will not help."""
 
 
-class ImageFileMissing(ImageFileError):
+class ImageFileMissing(ImageFileError, ImageMissing):
     """No file at the path."""
 
 
-class ImageFileRefused(ImageFileError):
+class ImageFileRefused(ImageFileError, ImageUnusable):
     """Something is there but it must not be read: not a regular file, outside the root, too large."""
 
 
