@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kubeface.paths import ImagePath
+from kubeface.recognition_errors import ImageMissing, ImageUnusable
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -40,11 +41,11 @@ class ImageFileError(Exception):
     """The file cannot be read as an image; retrying will not help."""
 
 
-class ImageFileMissing(ImageFileError):
+class ImageFileMissing(ImageFileError, ImageMissing):
     """No file at the path."""
 
 
-class ImageFileRefused(ImageFileError):
+class ImageFileRefused(ImageFileError, ImageUnusable):
     """Something is there but it must not be read: not a regular file, outside the root, too large."""
 
 

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from kubeface.recognition_errors import ImagePathRefused
 from kubeface.text import NotStorableText, require_utf8
 
 MAX_PATH_LENGTH = 1024
 MAX_NAME_BYTES = 255  # what Linux file systems allow for one file or folder name
 
 
-class PathRejected(ValueError):
+class PathRejected(ImagePathRefused, ValueError):
     """The path can never be served: it is malformed or leaves the image root."""
 
 

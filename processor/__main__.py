@@ -10,11 +10,11 @@ from kubeface import malloc
 from kubeface.db import Database
 from kubeface.logs import configure_logging
 from kubeface.memory_debug import start_memory_reporter
+from kubeface.recognizer_breaker import connect_with_breaker
 from kubeface.settings import Settings, load_settings
 from processor.consumer import ImageConsumer
 from processor.handler import HandlerConfig
 from processor.health import Readiness, health_app
-from processor.recognizer_client import RecognizerClient
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ async def run(settings: Settings) -> None:
     http_server = health_app(readiness).listen(settings.processor_metrics_port, address=settings.bind_host)
     db = Database(settings)
     await loop.run_in_executor(None, db.wait_until_reachable)
-    recognizer = RecognizerClient(settings)
+    recognizer = connect_with_breaker(settings)
     consumer = ImageConsumer(
         topic=settings.nsq_topic,
         channel=settings.nsq_channel,

@@ -13,8 +13,8 @@ from prometheus_client import Gauge, Histogram
 from kubeface.db import Database
 from kubeface.logs import new_request_id, request_id_var
 from kubeface.queue import ImageMessage
+from kubeface.recognizer_client import RecognizerClient
 from processor.handler import Finish, HandlerConfig, Outcome, Requeue, handle_image
-from processor.recognizer_client import RecognizerClient
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client import Counter
 
@@ -18,7 +20,7 @@ from kubeface.images import (
     release_claim,
 )
 from kubeface.proto import recognizer_pb2 as pb
-from processor.recognizer_client import BreakerOpen, ImageRejected, RecognizerClient, RecognizerUnavailable
+from kubeface.recognition_errors import BreakerOpen, ImageRejected, RecognizerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,36 @@ class Requeue:
 Outcome = Finish | Requeue
 
 
+class Identifier(Protocol):
+    """What the handler needs of the recognizer client (kubeface/recognizer_client.py)."""
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def identify(self, image_path: str) -> pb.IdentifyResponse: ...
+
+
+def newest_enrolled_id(db: Database) -> int:
+    """The id of the newest enrolled photo (0 for none): a recognizer that loaded less is behind."""
+    with db.transaction() as cur:
+        cur.execute("SELECT COALESCE(MAX(id), 0) AS last FROM person_images")
+        return int(cur.fetchone()["last"])
+
+
+@dataclass(frozen=True)
+class ImageRows:
+    """The handler's reads and writes in MySQL; unit tests pass in-memory ones."""
+
+    claim: Callable[[Database, int, float], Claim | None] = claim_image
+    status: Callable[[Database, int], ImageStatus | None] = get_status
+    complete: Callable[..., bool] = complete_image
+    release: Callable[..., bool] = release_claim
+    newest_enrolled_id: Callable[[Database], int] = newest_enrolled_id
+
+
+MYSQL_ROWS = ImageRows()
+
+
 @dataclass(frozen=True)
 class HandlerConfig:
     max_attempts: int
@@ -55,60 +87,65 @@ class HandlerConfig:
     gallery_catch_up_seconds: float = 2.0
 
 
-def handle_image(image_id: int, db: Database, recognizer: RecognizerClient, config: HandlerConfig) -> Outcome:
+def handle_image(
+    image_id: int,
+    db: Database,
+    recognizer: Identifier,
+    config: HandlerConfig,
+    rows: ImageRows = MYSQL_ROWS,
+) -> Outcome:
     """Process one image; the returned outcome says what to do with its message."""
     if recognizer.is_open:
         # Claiming now would only count an attempt that cannot succeed.
         return _counted(Requeue(config.breaker_requeue_delay_seconds, "breaker open"))
-    claim = claim_image(db, image_id, config.lease_seconds)
+    claim = rows.claim(db, image_id, config.lease_seconds)
     if claim is None:
-        return _counted(_not_claimed(db, image_id, config))
+        return _counted(_not_claimed(db, rows, image_id, config))
     try:
-        return _process_claimed(claim, db, recognizer, config)
+        return _process_claimed(claim, db, rows, recognizer, config)
     except Exception:
         # MySQL went away mid-way, or a bug: give the row back now, so the redelivered message
         # can claim it at once instead of waiting out the lease. Best effort: MySQL may be down.
         try:
-            release_claim(db, claim, "processing failed; re-queued", count_attempt=False)
+            rows.release(db, claim, "processing failed; re-queued", count_attempt=False)
         except Exception as release_error:  # noqa: BLE001 - the original error is the one to raise
             log.warning("could not give the claim back: %s", release_error, extra={"image_id": image_id})
         raise
 
 
 def _process_claimed(
-    claim: Claim, db: Database, recognizer: RecognizerClient, config: HandlerConfig
+    claim: Claim, db: Database, rows: ImageRows, recognizer: Identifier, config: HandlerConfig
 ) -> Outcome:
     image_id = claim.image_id
     log_extra = {"image_id": image_id, "attempt": claim.attempts}
     try:
         reply = recognizer.identify(claim.path)
     except ImageRejected as exc:
-        return _counted(_record(db, claim, ImageStatus.FAILED, detail=f"{exc.code.name}: {exc}"))
+        detail = f"{exc.code_name}: {exc}"
+        return _counted(_record(db, rows, claim, ImageStatus.FAILED, detail=detail))
     except BreakerOpen as exc:
-        release_claim(db, claim, exc.public, count_attempt=False)
+        rows.release(db, claim, exc.public, count_attempt=False)
         return _counted(Requeue(config.breaker_requeue_delay_seconds, "breaker open"))
     except RecognizerUnavailable as exc:
         if claim.attempts >= config.max_attempts:
             log.warning("recognizer call failed; giving up", extra={**log_extra, "error": str(exc)})
             detail = f"recognizer error after {claim.attempts} attempts: {exc.public}"
-            return _counted(_record(db, claim, ImageStatus.FAILED, detail=detail))
-        release_claim(db, claim, exc.public, count_attempt=True)
+            return _counted(_record(db, rows, claim, ImageStatus.FAILED, detail=detail))
+        rows.release(db, claim, exc.public, count_attempt=True)
         log.warning("recognizer call failed; requeued", extra={**log_extra, "error": str(exc)})
         return _counted(Requeue(min(2.0**claim.attempts, 60.0), "recognizer unavailable"))
     status, person_id, detail, faces = interpret(reply)
-    if status is ImageStatus.PENDING and faces and _recognizer_is_behind(db, reply):
+    if status is ImageStatus.PENDING and faces and _recognizer_is_behind(db, rows, reply):
         # Someone was enrolled after this recognizer last refreshed; they may be in the picture.
-        release_claim(db, claim, "recognizer had not loaded the newest known faces", count_attempt=False)
+        rows.release(db, claim, "recognizer had not loaded the newest known faces", count_attempt=False)
         return _counted(Requeue(config.gallery_catch_up_seconds, "recognizer behind enrolment"))
-    return _counted(_record(db, claim, status, person_id=person_id, detail=detail, faces=faces))
+    return _counted(_record(db, rows, claim, status, person_id=person_id, detail=detail, faces=faces))
 
 
-def _recognizer_is_behind(db: Database, reply: pb.IdentifyResponse) -> bool:
+def _recognizer_is_behind(db: Database, rows: ImageRows, reply: pb.IdentifyResponse) -> bool:
     if not reply.HasField("gallery_last_id"):
         return False  # an older recognizer: it cannot say
-    with db.transaction() as cur:
-        cur.execute("SELECT COALESCE(MAX(id), 0) AS last FROM person_images")
-        return cur.fetchone()["last"] > reply.gallery_last_id
+    return rows.newest_enrolled_id(db) > reply.gallery_last_id
 
 
 def interpret(reply: pb.IdentifyResponse) -> tuple[ImageStatus, int | None, str | None, list[FaceRecord]]:
@@ -134,8 +171,8 @@ def interpret(reply: pb.IdentifyResponse) -> tuple[ImageStatus, int | None, str 
     return ImageStatus.PENDING, None, NO_MATCH, faces
 
 
-def _record(db: Database, claim: Claim, status: ImageStatus, **outcome) -> Outcome:
-    if complete_image(db, claim, status, **outcome):
+def _record(db: Database, rows: ImageRows, claim: Claim, status: ImageStatus, **outcome) -> Outcome:
+    if rows.complete(db, claim, status, **outcome):
         log.info(
             "image %s",
             status.value.lower(),
@@ -152,8 +189,8 @@ def _record(db: Database, claim: Claim, status: ImageStatus, **outcome) -> Outco
     return Finish("claim lost")
 
 
-def _not_claimed(db: Database, image_id: int, config: HandlerConfig) -> Outcome:
-    status = get_status(db, image_id)
+def _not_claimed(db: Database, rows: ImageRows, image_id: int, config: HandlerConfig) -> Outcome:
+    status = rows.status(db, image_id)
     if status is None:
         log.warning("message for an unknown image id dropped", extra={"image_id": image_id})
         return Finish("unknown id")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-import grpc
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kubeface.images import get_image
 from kubeface.people import EnrolledImage, add_photos, create_person
-from kubeface.proto import recognizer_pb2 as pb
+from kubeface.recognition_errors import ImageRejected, NoFaceFound
 from receiver.errors import ApiError
 from receiver.people_routes import enrolled, refuse_taken_name
 from receiver.routes import PersonName
@@ -117,14 +116,16 @@ def _encode_face(state: ReceiverState, image: dict, face: int):
     if face >= len(faces):
         raise ApiError(422, f"image {image['id']} has {len(faces)} face(s); pick a face index below that")
     try:
-        reply: pb.EncodeResponse = state.recognizer.Encode(
-            pb.EncodeRequest(image_path=image["path"]), timeout=state.recognizer_timeout
-        )
-    except grpc.RpcError as exc:
-        if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-            raise ApiError(422, f"cannot read image {image['id']} any more: {exc.details()}") from exc
-        log.error("recognizer Encode failed: %s %s", exc.code().name, exc.details())
-        raise ApiError(503, "the recognizer is unavailable; try the enrolment again shortly") from exc
+        reply = state.recognizer.encode(image["path"])
+    except NoFaceFound as exc:
+        raise ApiError(
+            422, f"the recognizer finds no face to enrol in image {image['id']} any more: {exc}"
+        ) from exc
+    except ImageRejected as exc:
+        raise ApiError(
+            422, f"cannot read image {image['id']} any more: {exc}; fix the file and re-queue the image"
+        ) from exc
+    # RecognizerUnavailable: 503 (receiver/errors.py).
     # Encode takes the largest face; enrolling another one needs a box in EncodeRequest.
     box = reply.box
     if faces[face]["box"] != {"top": box.top, "right": box.right, "bottom": box.bottom, "left": box.left}:

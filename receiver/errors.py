@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kubeface.paths import PathRejected
 from kubeface.people import PersonExists, PersonNotFound
 from kubeface.queue import PublishError
+from kubeface.recognition_errors import ImageRejected, RecognizerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PersonNotFound)
     async def person_not_found(_: Request, exc: PersonNotFound) -> JSONResponse:
         return _json(404, f"{exc}; see the people list, or create the person with POST /person")
+
+    @app.exception_handler(ImageRejected)
+    async def image_rejected(_: Request, exc: ImageRejected) -> JSONResponse:
+        # The caller's image: their fault, and retrying the same one will not help.
+        return _json(422, f"the recognizer cannot use the image: {exc}")
+
+    @app.exception_handler(RecognizerUnavailable)
+    async def recognizer_unavailable(_: Request, exc: RecognizerUnavailable) -> JSONResponse:
+        log.error("recognizer unavailable: %s", exc)  # the whole cause; the client sees none of it
+        return _json(503, "the recognizer is unavailable; try again shortly")
 
     @app.exception_handler(PublishError)
     async def publish_failed(_: Request, exc: PublishError) -> JSONResponse:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import grpc
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +17,7 @@ from kubeface.people import (
     create_person,
     find_person_id,
 )
-from kubeface.proto import recognizer_pb2 as pb
+from kubeface.recognition_errors import ImageRejected, NoFaceFound
 from kubeface.retry import PENDING_BEFORE_ENROLMENT
 from receiver.errors import ApiError
 from receiver.routes import PathStr, PersonName
@@ -80,11 +79,14 @@ def encode_photos(state: ReceiverState, paths: list[str]) -> list[EnrolledImage]
     for raw in paths:
         image_path = resolve_image_path(state.image_root, raw)
         try:
-            reply: pb.EncodeResponse = state.recognizer.Encode(
-                pb.EncodeRequest(image_path=image_path.relative), timeout=state.recognizer_timeout
-            )
-        except grpc.RpcError as exc:
-            raise _encode_error(exc, raw) from exc
+            reply = state.recognizer.encode(image_path.relative)
+        except NoFaceFound as exc:
+            raise ApiError(422, f"no face found in {raw!r}; enrol with a photo that shows the face") from exc
+        except ImageRejected as exc:
+            raise ApiError(
+                422, f"cannot use {raw!r}: {exc}; enrol with a readable photo under the image root"
+            ) from exc
+        # RecognizerUnavailable: 503 (receiver/errors.py).
         images.append(EnrolledImage(image_path.relative, reply.encoding))
     return images
 
@@ -112,17 +114,3 @@ def enrolled(
             {"id": i, "path": img.path} for i, img in zip(enrolment.person_image_ids, images, strict=True)
         ],
     }
-
-
-def _encode_error(exc: grpc.RpcError, raw_path: str) -> ApiError:
-    code = exc.code()
-    if code == grpc.StatusCode.FAILED_PRECONDITION:
-        return ApiError(422, f"no face found in {raw_path!r}; enrol with a photo that shows the face")
-    if code in (
-        grpc.StatusCode.NOT_FOUND,
-        grpc.StatusCode.INVALID_ARGUMENT,
-        grpc.StatusCode.PERMISSION_DENIED,
-    ):
-        return ApiError(422, f"cannot use {raw_path!r}: {exc.details()}")
-    log.error("recognizer Encode failed: %s %s", code.name, exc.details())
-    return ApiError(503, "the recognizer is unavailable; try the enrolment again shortly")

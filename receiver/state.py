@@ -6,12 +6,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-
 from kubeface.db import Database
-from kubeface.proto import recognizer_pb2_grpc as pb_grpc
 from kubeface.queue import NsqPublisher
-from kubeface.recognizer_channel import recognizer_channel
+from kubeface.recognizer_client import RecognizerClient, connect
 from kubeface.retry import BACK_TO_QUEUE, requeue_where
 from kubeface.settings import Settings
 from kubeface.uploads import UploadStore
@@ -24,26 +21,22 @@ log = logging.getLogger(__name__)
 class ReceiverState:
     db: Database
     publisher: NsqPublisher
-    recognizer: pb_grpc.RecognizerStub
-    channel: grpc.Channel
+    # No breaker: see connect(). Enrolment is rare and interactive; a refused call is a 503 at once.
+    recognizer: RecognizerClient
     image_root: Path
     max_batch: int
-    recognizer_timeout: float
     ingest: IngestBatcher
     uploads: UploadStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReceiverState:
-        channel = recognizer_channel(settings.recognizer_address)
         db, publisher = Database(settings), NsqPublisher(settings)
         return cls(
             db=db,
             publisher=publisher,
-            recognizer=pb_grpc.RecognizerStub(channel),
-            channel=channel,
+            recognizer=connect(settings),
             image_root=settings.resolved_image_root,
             max_batch=settings.receiver_max_batch,
-            recognizer_timeout=settings.recognizer_timeout_seconds,
             ingest=IngestBatcher(db, publisher, crash_after_commit=settings.fault_crash_after_commit),
             uploads=UploadStore(settings.resolved_image_root, settings.upload_max_bytes),
         )
@@ -60,5 +53,5 @@ class ReceiverState:
     def close(self) -> None:
         self.ingest.close()  # first: it still commits and publishes what is queued
         self.publisher.close()
-        self.channel.close()
+        self.recognizer.close()
         self.db.close()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from prometheus_client import Histogram
 
+from kubeface.recognition_errors import RequestCancelled
 from recognizer.faces import FaceDetector, FoundFace
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ BATCH_IMAGES = Histogram(
 )
 
 
-class RequestGone(Exception):
+class RequestGone(RequestCancelled):
     """The caller stopped waiting (deadline passed, client gone) before its image was taken."""
 
 

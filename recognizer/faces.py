@@ -18,6 +18,8 @@ from prometheus_client import Histogram
 from kubeface.image_files import ImageFiles
 from kubeface.orientation import decode_upright
 from kubeface.paths import ImagePath, resolve_image_path
+from kubeface.recognition_errors import ImageUnusable
+from kubeface.recognition_errors import NoFaceFound as NoFace
 from kubeface.settings import DetectionModel
 
 log = logging.getLogger(__name__)
@@ -35,11 +37,11 @@ class ImageError(Exception):
     """The image itself is unusable; retrying will not help."""
 
 
-class NotAnImage(ImageError):
+class NotAnImage(ImageError, ImageUnusable):
     pass
 
 
-class NoFaceFound(ImageError):
+class NoFaceFound(ImageError, NoFace):
     pass
 
 

@@ -1,4 +1,4 @@
-"""The gRPC servicer: Identify and Encode, with domain errors mapped to status codes in one place."""
+"""The gRPC servicer: Identify and Encode. Errors become status codes in kubeface/recognition_errors."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from contextlib import contextmanager
 import grpc
 from prometheus_client import Counter, Histogram
 
-from kubeface.image_files import ImageFileMissing, ImageFileRefused, ImageFiles
+from kubeface.image_files import ImageFiles
 from kubeface.logs import REQUEST_ID_HEADER, request_id_var
-from kubeface.paths import PathRejected, resolve_image_path
+from kubeface.paths import resolve_image_path
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
-from recognizer.batching import FaceBatcher, RequestGone
-from recognizer.faces import Box, FaceDetector, NoFaceFound, NotAnImage, load_image
+from kubeface.recognition_errors import RecognitionError, RecognizerNotReady, status_code_for
+from recognizer.batching import FaceBatcher
+from recognizer.faces import Box, FaceDetector, load_image
 from recognizer.gallery import GalleryStore
 from recognizer.watchdog import Watchdog
 
@@ -28,29 +29,9 @@ FACES_PER_IMAGE = Histogram(
     "recognizer_faces_per_image", "Faces found in one Identify", buckets=(0, 1, 2, 3, 5, 10, 20)
 )
 
-# The one place where domain errors become gRPC codes. The processor treats these codes as
-# "the image is bad": the row fails and the breaker does not count them.
-ERROR_CODES: dict[type[Exception], grpc.StatusCode] = {
-    ImageFileMissing: grpc.StatusCode.NOT_FOUND,
-    # Not a regular file (FIFO, socket, device, directory, link loop), over IMAGE_MAX_BYTES or
-    # IMAGE_MAX_PIXELS: FAILED at once with the reason.
-    ImageFileRefused: grpc.StatusCode.INVALID_ARGUMENT,
-    NotAnImage: grpc.StatusCode.INVALID_ARGUMENT,
-    PathRejected: grpc.StatusCode.PERMISSION_DENIED,
-    NoFaceFound: grpc.StatusCode.FAILED_PRECONDITION,
-}
-
 
 def _pb_box(box: Box) -> pb.Box:
     return pb.Box(top=box.top, right=box.right, bottom=box.bottom, left=box.left)
-
-
-class NotReady(Exception):
-    """The models or the known faces are still loading."""
-
-
-ERROR_CODES[NotReady] = grpc.StatusCode.UNAVAILABLE
-ERROR_CODES[RequestGone] = grpc.StatusCode.CANCELLED
 
 
 class RecognizerServicer(pb_grpc.RecognizerServicer):
@@ -71,7 +52,7 @@ class RecognizerServicer(pb_grpc.RecognizerServicer):
 
     def _ready(self) -> tuple[FaceDetector, FaceBatcher, GalleryStore]:
         if self._detector is None or self._batcher is None or self._gallery_store is None:
-            raise NotReady("the recognizer is still loading its models and known faces")
+            raise RecognizerNotReady("the recognizer is still loading its models and known faces")
         return self._detector, self._batcher, self._gallery_store
 
     def Identify(self, request: pb.IdentifyRequest, context: grpc.ServicerContext) -> pb.IdentifyResponse:
@@ -126,8 +107,9 @@ def _rpc(method: str, image_path: str, context: grpc.ServicerContext) -> Iterato
         log.info(
             "%s done", method, extra={"path": image_path, "seconds": round(time.perf_counter() - started, 4)}
         )
-    except tuple(ERROR_CODES) as exc:
-        code = ERROR_CODES[type(exc)]
+    except RecognitionError as exc:
+        # kubeface/recognition_errors.py says what each failure is answered with.
+        code = status_code_for(type(exc))
         log.info("image refused: %s", exc, extra={"method": method, "path": image_path, "code": code.name})
         context.abort(code, str(exc))
     except Exception:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import uuid
 
 import pytest
 
@@ -95,3 +96,18 @@ def test_enrolling_someone_re_identifies_pending_images_they_are_in(mesh):
         "PROCESSED",
         "obama",
     )
+
+
+def test_enrolling_from_an_image_whose_face_is_gone_is_the_callers_problem_not_a_503(mesh):
+    """The recognizer's "no face" used to be answered 503 "unavailable", so callers retried forever."""
+    path = f"enrol-gone-{uuid.uuid4().hex[:8]}.jpg"
+    shutil.copy(mesh.image_root / "obama2.jpg", mesh.image_root / path)
+    image = mesh.wait_final(mesh.post(path)["id"])
+    assert len(image["faces"]) == 1, image
+    shutil.copy(mesh.image_root / "no_face.png", mesh.image_root / path)  # the file was replaced since
+    name = f"gone_{uuid.uuid4().hex[:8]}"
+    with mesh.api() as api:
+        answer = api.post(f"/image/{image['id']}/enroll", json={"name": name, "face": 0})
+    assert answer.status_code == 422, answer.text
+    assert "no face" in answer.json()["error"]
+    assert not mesh.sql("SELECT id FROM person WHERE name = %s", (name,))

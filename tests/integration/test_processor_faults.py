@@ -11,8 +11,8 @@ import pytest
 
 from kubeface.db import Database
 from kubeface.images import path_hash
+from kubeface.recognizer_breaker import connect_with_breaker
 from processor.handler import HandlerConfig, handle_image
-from processor.recognizer_client import RecognizerClient
 from tests.servers import free_port
 
 pytestmark = pytest.mark.mesh
@@ -43,7 +43,7 @@ def test_a_failed_rows_detail_does_not_show_the_recognizers_address(mesh):
     """gRPC's details name the addresses it tried (pod IPs in a cluster): logs only."""
     port = free_port()  # nothing listens there
     settings = mesh.settings(recognizer_address=f"127.0.0.1:{port}", recognizer_timeout_seconds=5)
-    db, recognizer = Database(settings), RecognizerClient(settings)
+    db, recognizer = Database(settings), connect_with_breaker(settings)
     image_id = _insert_queued(mesh, f"unreachable-{uuid.uuid4().hex[:8]}.jpg")  # never published
     try:
         config = HandlerConfig(max_attempts=1, lease_seconds=60, breaker_requeue_delay_seconds=1)

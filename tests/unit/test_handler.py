@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import grpc
 import pytest
 
 from kubeface.images import ImageStatus
@@ -73,10 +72,3 @@ def test_message_encoding_round_trips():
     message = ImageMessage(12, "req-1")
     assert ImageMessage.decode(message.encode().encode()) == message
 
-
-def test_image_error_codes_do_not_count_against_the_breaker():
-    from processor.recognizer_client import IMAGE_ERROR_CODES, ImageRejected
-
-    assert grpc.StatusCode.UNAVAILABLE not in IMAGE_ERROR_CODES
-    assert grpc.StatusCode.DEADLINE_EXCEEDED not in IMAGE_ERROR_CODES
-    assert ImageRejected(grpc.StatusCode.NOT_FOUND, "gone").code is grpc.StatusCode.NOT_FOUND
