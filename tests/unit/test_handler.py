@@ -71,4 +71,3 @@ def test_message_bodies_are_parsed_strictly(body, expected):
 def test_message_encoding_round_trips():
     message = ImageMessage(12, "req-1")
     assert ImageMessage.decode(message.encode().encode()) == message
-
