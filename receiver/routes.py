@@ -45,12 +45,9 @@ def _state(request: Request) -> ReceiverState:
     return request.app.state.receiver
 
 
-def _posted(posted: Posted) -> Posted:
+def posted_answer(posted: Posted) -> dict:
+    """The answer for one posted image (path or upload), logged once."""
     log.info("image posted", extra={"image_id": posted.image_id, "new_record": posted.created})
-    return posted
-
-
-def _posted_body(posted: Posted) -> dict:
     return {"id": posted.image_id, "status": posted.status.value, "duplicate": not posted.created}
 
 
@@ -64,7 +61,7 @@ async def post_image(body: ImagePost, request: Request) -> JSONResponse:
     # comes only once this row is committed and nsqd has its id.
     [posted] = await state.ingest.post([image_path.relative])
     # A JSONResponse as is: the busiest route skips FastAPI's generic encoding of a plain dict.
-    return JSONResponse(_posted_body(posted), status_code=202 if _posted(posted).created else 200)
+    return JSONResponse(posted_answer(posted), status_code=202 if posted.created else 200)
 
 
 @router.post("/images/post")
@@ -78,7 +75,7 @@ async def post_images(body: ImagesPost, request: Request) -> dict:
     results, accepted = await run_in_threadpool(_checked_paths, state.image_root, body.paths)
     posted = await state.ingest.post(list(accepted.values()))
     for index, one in zip(accepted, posted, strict=True):
-        results[index].update(_posted_body(_posted(one)))
+        results[index].update(posted_answer(one))
     return {"accepted": len(accepted), "refused": len(results) - len(accepted), "results": results}
 
 

@@ -26,7 +26,7 @@ from kubeface.uploads import (
     not_an_image_message,
 )
 from receiver.errors import ApiError
-from receiver.routes import _posted, _posted_body
+from receiver.routes import posted_answer
 from receiver.state import ReceiverState
 
 log = logging.getLogger(__name__)
@@ -172,9 +172,7 @@ class _PartHandler:
 async def _queue(state: ReceiverState, stored: list[StoredUpload]) -> JSONResponse:
     """Insert and publish like /image/post; one file answers like it, several like /images/post."""
     posted = await state.ingest.post([one.relative_path for one in stored])
-    bodies = [
-        {**_posted_body(_posted(p)), "path": s.relative_path} for s, p in zip(stored, posted, strict=True)
-    ]
+    bodies = [{**posted_answer(p), "path": s.relative_path} for s, p in zip(stored, posted, strict=True)]
     for body in bodies:
         log.info("image uploaded", extra={"image_id": body["id"], "path": body["path"]})
     if len(bodies) == 1:
