@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,6 @@ from kubeface.db import Database
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
 from kubeface.queue import NsqPublisher
 from kubeface.recognizer_channel import recognizer_channel
-from kubeface.retry import BACK_TO_QUEUE, requeue_where
 from kubeface.settings import Settings
 from receiver.ingest import IngestBatcher
 
@@ -45,9 +45,9 @@ class ReceiverState:
             ingest=IngestBatcher(db, publisher, crash_after_commit=settings.fault_crash_after_commit),
         )
 
-    def requeue(self, predicate: str, params: dict, reason: str) -> list[int]:
-        """Move matching final rows back to QUEUED and publish exactly the ids this call won."""
-        won = requeue_where(self.db, predicate, BACK_TO_QUEUE, params, dry_run=False)
+    def requeue(self, transition: Callable[[Database], list[int]], reason: str) -> list[int]:
+        """Run a named re-queue of kubeface.images and publish exactly the ids this call won."""
+        won = transition(self.db)
         # If the publish fails the rows stay QUEUED; the retry job re-publishes them after the lease.
         self.publisher.publish(won)
         for image_id in won:

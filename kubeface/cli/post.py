@@ -6,6 +6,7 @@ import argparse
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 from tqdm import tqdm
@@ -23,13 +24,14 @@ from kubeface.cli.common import (
     receiver_client,
     say,
 )
+from kubeface.images import FINAL_STATUSES, ImageStatus
 from kubeface.settings import load_settings
 
-FINAL = {"PROCESSED", "PENDING", "FAILED"}
+FINAL = {status.value for status in FINAL_STATUSES}
 CHUNK = 100  # paths per POST /images/post
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     post = sub.add_parser("post", help="queue images (files or folders under IMAGE_ROOT) for recognition")
     post.add_argument("paths", nargs="+", metavar="DIR_OR_FILE")
     post.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default 4)")
@@ -40,21 +42,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     post.set_defaults(func=run)
 
 
-def _post_chunk(client: httpx.Client, chunk: list[str]) -> list[dict]:
+def _post_chunk(client: httpx.Client, chunk: list[str]) -> list[dict[str, Any]]:
     response = call(client, "POST", "/images/post", json={"paths": chunk})
     if not response.is_success:
         raise CommandError(f"the receiver refused a batch: {error_of(response)}")
-    return response.json()["results"]
+    results: list[dict[str, Any]] = response.json()["results"]
+    return results
 
 
-def _status(client: httpx.Client, image_id: int) -> dict:
+def _status(client: httpx.Client, image_id: int) -> dict[str, Any]:
     response = call(client, "GET", f"/image/{image_id}")
-    return response.json() if response.is_success else {"id": image_id, "status": "UNKNOWN"}
+    image: dict[str, Any] = response.json() if response.is_success else {"id": image_id, "status": "UNKNOWN"}
+    return image
 
 
-def _wait(client: httpx.Client, ids: list[int], pool: ThreadPoolExecutor, timeout: float, quiet: bool):
+def _wait(
+    client: httpx.Client, ids: list[int], pool: ThreadPoolExecutor, timeout: float, quiet: bool
+) -> dict[int, dict[str, Any]]:
     """Poll the images not yet final until all are, or the timeout passes."""
-    final: dict[int, dict] = {}
+    final: dict[int, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout
     with tqdm(total=len(ids), unit="img", desc="final", disable=quiet or None) as bar:
         while len(final) < len(ids) and time.monotonic() < deadline:
@@ -74,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         raise CommandError("no image files found in the given paths (looked for .jpg, .png, ...)")
     chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
-    results: list[dict] = []
+    results: list[dict[str, Any]] = []
     quiet = args.json
     with (
         receiver_client(settings, args.receiver_url) as client,
@@ -101,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         summary["failed"] = [
             {"id": i["id"], "path": i["path"], "detail": i["detail"]}
             for i in final.values()
-            if i["status"] == "FAILED"
+            if i["status"] == ImageStatus.FAILED
         ]
     _report(summary, args.json)
     if args.wait and len(final) < len(ids):
@@ -109,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     return FAILED if refused or summary.get("failed") else OK
 
 
-def _report(summary: dict, as_json: bool) -> None:
+def _report(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(summary)
         return
