@@ -16,6 +16,7 @@ from frontend.operator import ActionFailed
 from frontend.pages import render
 from frontend.params import required_id
 from frontend.state import FrontendState
+from kubeface.images import REQUEUEABLE_STATUSES, ImageStatus
 
 router = APIRouter()
 
@@ -50,14 +51,15 @@ async def requeue(request: Request, image_id: int):
 async def requeue_all(request: Request):
     state: FrontendState = request.app.state.frontend
     status = (await _form(request)).get("status", "")
-    if status not in ("FAILED", "PENDING"):
-        return _failed(request, ActionFailed("choose FAILED or PENDING to re-queue", 422), "/")
+    if status not in REQUEUEABLE_STATUSES:
+        choices = " or ".join(s.value for s in REQUEUEABLE_STATUSES)
+        return _failed(request, ActionFailed(f"choose {choices} to re-queue", 422), "/")
     try:
         answer = await run_in_threadpool(state.receiver.requeue_all, status)
     except ActionFailed as exc:
         return _failed(request, exc, "/")
     done = "requeued_more" if answer.get("remaining") else "requeued_all"
-    return _done("/", done=done, n=answer.get("count", 0), status="QUEUED")
+    return _done("/", done=done, n=answer.get("count", 0), status=ImageStatus.QUEUED.value)
 
 
 @router.post("/image/{image_id}/enroll")

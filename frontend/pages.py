@@ -17,11 +17,10 @@ from frontend.queries import (
     person_page,
     photo_path,
     results_page,
-    status_counts,
 )
 from frontend.state import FrontendState
 from frontend.thumbnails import PreviewUnavailable
-from kubeface.images import ImageStatus, get_image
+from kubeface.images import ImageStatus, get_image, status_counts
 from kubeface.system import RECENT_MINUTES, take_snapshot
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")

@@ -29,13 +29,6 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def status_counts(db: Database) -> dict[str, int]:
-    with db.transaction() as cur:
-        cur.execute("SELECT status, COUNT(*) AS n FROM images GROUP BY status")
-        found = {row["status"]: row["n"] for row in cur.fetchall()}
-    return {status.value: found.get(status.value, 0) for status in ImageStatus}
-
-
 def results_sql(flt: ResultsFilter, page_size: int) -> tuple[str, dict]:
     """The page's one query, keyset on id: with no filter it walks the primary key, with a status
     ix_images_status_id, with a person ix_images_person. No OFFSET: a deep page costs the first's."""

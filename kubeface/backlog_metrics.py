@@ -15,7 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from kubeface.db import Database
-from kubeface.images import ImageStatus
+from kubeface.images import ImageStatus, oldest_waiting_ages, status_counts
 from kubeface.queue import waiting_messages
 from kubeface.settings import Settings
 
@@ -46,8 +46,8 @@ class BacklogCollector(Collector):
         else:
             for status in ImageStatus:
                 images.add_metric([status.value], counts.get(status.value, 0))
-            for status, age in ages.items():
-                oldest.add_metric([status], age)
+            for waiting, age in ages.items():
+                oldest.add_metric([waiting], age)
             yield images
             yield oldest
         depth = self._queue_depth()
@@ -55,17 +55,7 @@ class BacklogCollector(Collector):
             yield GaugeMetricFamily("kubeface_queue_depth", "Messages waiting for a processor", value=depth)
 
     def _read_database(self) -> tuple[dict[str, int], dict[str, float]]:
-        with self._db.transaction() as cur:
-            cur.execute("SELECT status, COUNT(*) AS n FROM images GROUP BY status")
-            counts = {row["status"]: row["n"] for row in cur.fetchall()}
-            cur.execute(
-                "SELECT 'QUEUED' AS status, TIMESTAMPDIFF(MICROSECOND, MIN(queued_at), NOW(6)) / 1e6 AS age"
-                " FROM images WHERE status = 'QUEUED'"
-                " UNION ALL SELECT 'PROCESSING', TIMESTAMPDIFF(MICROSECOND, MIN(started_at), NOW(6)) / 1e6"
-                " FROM images WHERE status = 'PROCESSING'"
-            )
-            ages = {row["status"]: float(row["age"] or 0) for row in cur.fetchall()}
-        return counts, ages
+        return status_counts(self._db), oldest_waiting_ages(self._db)
 
     def _queue_depth(self) -> float | None:
         try:

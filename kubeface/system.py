@@ -7,11 +7,14 @@ that does not answer is reported as unreachable instead of failing the whole sna
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from kubeface.db import Database
+from kubeface.images import recent_outcomes
 from kubeface.queue import waiting_messages
 from kubeface.settings import Settings
 
@@ -49,7 +52,7 @@ class Snapshot:
     recent: dict[str, int] = field(default_factory=dict)  # rows finished in the last minutes
     problems: list[str] = field(default_factory=list)  # what could not be read, and why
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "breaker": self.breaker,
             "queue_depth": self.queue_depth,
@@ -62,13 +65,13 @@ class Snapshot:
         }
 
 
-def _metrics(client: httpx.Client, url: str) -> dict[str, list]:
+def _metrics(client: httpx.Client, url: str) -> dict[str, list[Sample]]:
     response = client.get(url)
     response.raise_for_status()
     return {family.name: family.samples for family in text_string_to_metric_families(response.text)}
 
 
-def _families(client: httpx.Client, url: str, what: str, snap: Snapshot) -> dict[str, list] | None:
+def _families(client: httpx.Client, url: str, what: str, snap: Snapshot) -> dict[str, list[Sample]] | None:
     try:
         return _metrics(client, url)
     except httpx.HTTPError as exc:
@@ -113,18 +116,6 @@ def _scrape_nsqd(client: httpx.Client, url: str, topic: str, snap: Snapshot) -> 
     snap.queue_depth = waiting_messages(stats, topic)
 
 
-def recent_outcomes(db: Database, minutes: int = RECENT_MINUTES) -> dict[str, int]:
-    """Rows that reached a final status lately: one index range per status (status, finished_at)."""
-    with db.transaction() as cur:
-        cur.execute(
-            "SELECT status, COUNT(*) AS n FROM images WHERE status IN ('PROCESSED', 'PENDING', 'FAILED')"
-            " AND finished_at > NOW(6) - INTERVAL %s MINUTE GROUP BY status",
-            (minutes,),
-        )
-        found = {row["status"]: row["n"] for row in cur.fetchall()}
-    return {status: found.get(status, 0) for status in ("PROCESSED", "PENDING", "FAILED")}
-
-
 def take_snapshot(endpoints: Endpoints, db: Database | None = None) -> Snapshot:
     snap = Snapshot()
     with httpx.Client(timeout=SCRAPE_TIMEOUT_SECONDS) as client:
@@ -132,5 +123,5 @@ def take_snapshot(endpoints: Endpoints, db: Database | None = None) -> Snapshot:
         _scrape_recognizer(client, endpoints.recognizer_metrics, snap)
         _scrape_nsqd(client, endpoints.nsqd_stats, endpoints.topic, snap)
     if db is not None:
-        snap.recent = recent_outcomes(db)
+        snap.recent = recent_outcomes(db, RECENT_MINUTES)
     return snap

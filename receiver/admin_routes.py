@@ -8,12 +8,18 @@ publishes its id, so two operators (or an operator and cron) never double-queue.
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kubeface.images import get_image
+from kubeface.images import (
+    REQUEUEABLE_STATUSES,
+    ImageStatus,
+    count_with_status,
+    get_image,
+    requeue_final_image,
+    requeue_with_status,
+)
 from kubeface.people import EnrolledImage, add_photos, create_person
 from kubeface.recognition_errors import ImageRejected, NoFaceFound
 from receiver.errors import ApiError
@@ -25,16 +31,22 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["operator"])
 
-# Final rows only: a QUEUED or PROCESSING row is already on its way.
-_FINAL = "status IN ('PROCESSED', 'PENDING', 'FAILED')"
 # How many rows one request moves; the answer says how many are left, so callers repeat.
 REQUEUE_BATCH = 1000
 
 
 class RequeueAll(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal["FAILED", "PENDING"]
+    status: ImageStatus = Field(description="FAILED or PENDING")
     limit: int = Field(default=REQUEUE_BATCH, ge=1, le=REQUEUE_BATCH)
+
+    @field_validator("status")
+    @classmethod
+    def _requeueable(cls, status: ImageStatus) -> ImageStatus:
+        if status not in REQUEUEABLE_STATUSES:
+            allowed = " or ".join(s.value for s in REQUEUEABLE_STATUSES)
+            raise ValueError(f"status must be {allowed}; {status.value} images are not re-queued")
+        return status
 
 
 class EnrolFromImage(BaseModel):
@@ -56,22 +68,16 @@ def _state(request: Request) -> ReceiverState:
     return request.app.state.receiver
 
 
-def _requeue(state: ReceiverState, predicate: str, params: dict) -> list[int]:
-    return state.requeue(predicate, params, reason="operator")
-
-
-def _count(state: ReceiverState, predicate: str) -> int:
-    with state.db.transaction() as cur:
-        cur.execute(f"SELECT COUNT(*) AS n FROM images WHERE {predicate}")
-        return cur.fetchone()["n"]
+def _requeue_one(state: ReceiverState, image_id: int) -> list[int]:
+    return state.requeue(lambda db: requeue_final_image(db, image_id), reason="operator")
 
 
 @router.post("/image/{image_id}/requeue", status_code=202)
 def requeue_image(image_id: int, request: Request) -> dict:
     """Send one final image back to the processors (say, after its file was fixed)."""
     state = _state(request)
-    if _requeue(state, f"{_FINAL} AND id = %(image_id)s", {"image_id": image_id, "limit": 1}):
-        return {"id": image_id, "status": "QUEUED"}
+    if _requeue_one(state, image_id):
+        return {"id": image_id, "status": ImageStatus.QUEUED.value}
     image = get_image(state.db, image_id)
     if image is None:
         raise ApiError(404, f"no image with id {image_id}")
@@ -82,9 +88,9 @@ def requeue_image(image_id: int, request: Request) -> dict:
 def requeue_images(body: RequeueAll, request: Request) -> dict:
     """Re-queue up to `limit` FAILED or PENDING images, oldest first; call again while `remaining`."""
     state = _state(request)
-    predicate = f"status = '{body.status}'"  # a Literal, never user text
-    won = _requeue(state, predicate, {"limit": body.limit})
-    return {"status": body.status, "requeued": won, "count": len(won), "remaining": _count(state, predicate)}
+    won = state.requeue(lambda db: requeue_with_status(db, body.status, limit=body.limit), reason="operator")
+    remaining = count_with_status(state.db, body.status)
+    return {"status": body.status.value, "requeued": won, "count": len(won), "remaining": remaining}
 
 
 @router.post("/image/{image_id}/enroll", status_code=201)
@@ -103,7 +109,7 @@ def enrol_from_image(image_id: int, body: EnrolFromImage, request: Request) -> d
     else:
         enrolment = create_person(state.db, body.name, photo)
     # This image first: it may now show the person.
-    this = _requeue(state, f"{_FINAL} AND id = %(image_id)s", {"image_id": image_id, "limit": 1})
+    this = _requeue_one(state, image_id)
     log.info("face enrolled from an image", extra={"person_id": enrolment.person_id, "image_id": image_id})
     answer = enrolled(state, enrolment, photo, created=body.person_id is None)
     answer["requeued"] += len(this)

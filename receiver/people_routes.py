@@ -8,6 +8,7 @@ import logging
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from kubeface.images import requeue_pending_after_enrolment
 from kubeface.paths import resolve_image_path
 from kubeface.people import (
     EnrolledImage,
@@ -18,7 +19,6 @@ from kubeface.people import (
     find_person_id,
 )
 from kubeface.recognition_errors import ImageRejected, NoFaceFound
-from kubeface.retry import PENDING_BEFORE_ENROLMENT
 from receiver.errors import ApiError
 from receiver.routes import PathStr, PersonName
 from receiver.state import ReceiverState
@@ -104,7 +104,9 @@ def enrolled(
         },
     )
     # One batch here, the rest by the retry job's `pending_after_enrolment`.
-    requeued = state.requeue(PENDING_BEFORE_ENROLMENT, {"limit": REQUEUE_AFTER_ENROLMENT}, reason="enrolment")
+    requeued = state.requeue(
+        lambda db: requeue_pending_after_enrolment(db, limit=REQUEUE_AFTER_ENROLMENT), reason="enrolment"
+    )
     return {
         "id": enrolment.person_id,
         "name": enrolment.name,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from kubeface.db import Database
 from kubeface.queue import NsqPublisher
 from kubeface.recognizer_client import RecognizerClient, connect
-from kubeface.retry import BACK_TO_QUEUE, requeue_where
 from kubeface.settings import Settings
 from kubeface.uploads import UploadStore
 from receiver.ingest import IngestBatcher
@@ -41,9 +41,9 @@ class ReceiverState:
             uploads=UploadStore(settings.resolved_image_root, settings.upload_max_bytes),
         )
 
-    def requeue(self, predicate: str, params: dict, reason: str) -> list[int]:
-        """Move matching final rows back to QUEUED and publish exactly the ids this call won."""
-        won = requeue_where(self.db, predicate, BACK_TO_QUEUE, params, dry_run=False)
+    def requeue(self, transition: Callable[[Database], list[int]], reason: str) -> list[int]:
+        """Run a named re-queue of kubeface.images and publish exactly the ids this call won."""
+        won = transition(self.db)
         # If the publish fails the rows stay QUEUED; the retry job re-publishes them after the lease.
         self.publisher.publish(won)
         for image_id in won:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from kubeface.cli.common import OK, print_json, print_table
 from kubeface.logs import configure_logging
@@ -16,7 +17,7 @@ SERVICES = [
 ]
 
 
-def _service(name: str):
+def _service(name: str) -> Callable[[argparse.Namespace], int]:
     def start(_: argparse.Namespace) -> int:
         module = __import__(f"{name}.__main__", fromlist=["main"])
         module.main()
@@ -39,6 +40,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _retry(args: argparse.Namespace) -> int:
     from kubeface.db import Database
+    from kubeface.images import paths_by_id
     from kubeface.queue import NsqPublisher
     from kubeface.retry import run_retry
 
@@ -56,7 +58,7 @@ def _retry(args: argparse.Namespace) -> int:
             batch_size=settings.retry_batch_size,
             dry_run=args.dry_run,
         )
-        paths = _paths(db, [i for ids in report.requeued.values() for i in ids])
+        paths = paths_by_id(db, [i for ids in report.requeued.values() for i in ids])
     finally:
         publisher.close()
         db.close()
@@ -71,15 +73,7 @@ def _retry(args: argparse.Namespace) -> int:
     return OK
 
 
-def _paths(db, ids: list[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    with db.transaction() as cur:
-        cur.execute("SELECT id, path FROM images WHERE id IN %s", (ids,))
-        return {row["id"]: row["path"] for row in cur.fetchall()}
-
-
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name, help_text in SERVICES:
         sub.add_parser(name, help=help_text).set_defaults(func=_service(name))
     migrate = sub.add_parser("migrate", help="apply the SQL migrations (a no-op when up to date)")

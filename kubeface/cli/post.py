@@ -6,8 +6,11 @@ import argparse
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 from tqdm import tqdm
@@ -26,13 +29,14 @@ from kubeface.cli.common import (
     receiver_client,
     say,
 )
+from kubeface.images import FINAL_STATUSES, ImageStatus
 from kubeface.settings import load_settings
 
-FINAL = {"PROCESSED", "PENDING", "FAILED"}
+FINAL = {status.value for status in FINAL_STATUSES}
 CHUNK = 100  # paths per POST /images/post
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     post = sub.add_parser("post", help="queue images (files or folders under IMAGE_ROOT) for recognition")
     post.add_argument("paths", nargs="+", metavar="DIR_OR_FILE")
     post.add_argument(
@@ -48,11 +52,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     post.set_defaults(func=run)
 
 
-def _post_chunk(client: httpx.Client, chunk: list[str]) -> list[dict]:
+def _post_chunk(client: httpx.Client, chunk: list[str]) -> list[dict[str, Any]]:
     response = call(client, "POST", "/images/post", json={"paths": chunk})
     if not response.is_success:
         raise CommandError(f"the receiver refused a batch: {error_of(response)}")
-    return response.json()["results"]
+    results: list[dict[str, Any]] = response.json()["results"]
+    return results
 
 
 def _local_files(args: list[str]) -> list[Path]:
@@ -70,7 +75,7 @@ def _local_files(args: list[str]) -> list[Path]:
     return found
 
 
-def _upload_one(client: httpx.Client, path: Path) -> dict:
+def _upload_one(client: httpx.Client, path: Path) -> dict[str, Any]:
     """POST /image/upload with the file as the body, streamed; the receiver decides the type."""
     try:
         with path.open("rb") as body:
@@ -81,21 +86,25 @@ def _upload_one(client: httpx.Client, path: Path) -> dict:
         return {"path": str(path), "error": f"cannot read the file: {exc.strerror}"}
     if not response.is_success:
         return {"path": str(path), "error": error_of(response)}
-    return {**response.json(), "file": str(path)}
+    answer: dict[str, Any] = response.json()
+    return {**answer, "file": str(path)}
 
 
-def _upload_files(client: httpx.Client, files: list[Path]) -> list[dict]:
+def _upload_files(client: httpx.Client, files: list[Path]) -> list[dict[str, Any]]:
     return [_upload_one(client, path) for path in files]
 
 
-def _status(client: httpx.Client, image_id: int) -> dict:
+def _status(client: httpx.Client, image_id: int) -> dict[str, Any]:
     response = call(client, "GET", f"/image/{image_id}")
-    return response.json() if response.is_success else {"id": image_id, "status": "UNKNOWN"}
+    image: dict[str, Any] = response.json() if response.is_success else {"id": image_id, "status": "UNKNOWN"}
+    return image
 
 
-def _wait(client: httpx.Client, ids: list[int], pool: ThreadPoolExecutor, timeout: float, quiet: bool):
+def _wait(
+    client: httpx.Client, ids: list[int], pool: ThreadPoolExecutor, timeout: float, quiet: bool
+) -> dict[int, dict[str, Any]]:
     """Poll the images not yet final until all are, or the timeout passes."""
-    final: dict[int, dict] = {}
+    final: dict[int, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout
     with tqdm(total=len(ids), unit="img", desc="final", disable=quiet or None) as bar:
         while len(final) < len(ids) and time.monotonic() < deadline:
@@ -111,23 +120,24 @@ def _wait(client: httpx.Client, ids: list[int], pool: ThreadPoolExecutor, timeou
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    paths = _local_files(args.paths) if args.upload else expand(args.paths, settings.resolved_image_root)
+    paths: list[Path] | list[str]
+    requests: list[Callable[[httpx.Client], list[dict[str, Any]]]]
+    if args.upload:  # one request per file; the answers are the same shape as a batch's items
+        paths = _local_files(args.paths)
+        requests = [partial(_upload_files, files=[path]) for path in paths]
+    else:
+        paths = expand(args.paths, settings.resolved_image_root)
+        requests = [partial(_post_chunk, chunk=paths[i : i + CHUNK]) for i in range(0, len(paths), CHUNK)]
     if not paths:
         raise CommandError("no image files found in the given paths (looked for .jpg, .png, ...)")
-    if args.upload:  # one request per file; the answers are the same shape as a batch's items
-        chunks = [[path] for path in paths]
-        send = _upload_files
-    else:
-        chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
-        send = _post_chunk
-    results: list[dict] = []
+    results: list[dict[str, Any]] = []
     quiet = args.json
     with (
         receiver_client(settings, args.receiver_url) as client,
         ThreadPoolExecutor(max(1, args.concurrency)) as pool,
     ):
         with tqdm(total=len(paths), unit="img", desc="posted", disable=quiet or None) as bar:
-            for answered in pool.map(lambda chunk: send(client, chunk), chunks):
+            for answered in pool.map(lambda send: send(client), requests):
                 results += answered
                 bar.update(len(answered))
         accepted = [r for r in results if "id" in r]
@@ -147,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         summary["failed"] = [
             {"id": i["id"], "path": i["path"], "detail": i["detail"]}
             for i in final.values()
-            if i["status"] == "FAILED"
+            if i["status"] == ImageStatus.FAILED
         ]
     _report(summary, args.json)
     if args.wait and len(final) < len(ids):
@@ -155,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     return FAILED if refused or summary.get("failed") else OK
 
 
-def _report(summary: dict, as_json: bool) -> None:
+def _report(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(summary)
         return

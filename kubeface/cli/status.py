@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from kubeface.cli.common import OK, UNREACHABLE, print_json, print_table, say
 from kubeface.db import Database
-from kubeface.images import ImageStatus
+from kubeface.images import oldest_waiting, status_counts
 from kubeface.settings import load_settings
 from kubeface.system import Endpoints, take_snapshot
 
 OLDEST = 5
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = sub.add_parser(
         "status", help="how the pipeline is doing: counts, oldest waiting, breaker, queue"
     )
@@ -21,21 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     status.set_defaults(func=run)
 
 
-def _read(db: Database) -> dict:
-    with db.transaction() as cur:
-        cur.execute("SELECT status, COUNT(*) AS n FROM images GROUP BY status")
-        found = {row["status"]: row["n"] for row in cur.fetchall()}
-        oldest = {}
-        # ix_images_status_queued / ix_images_status_started: the oldest few, without a sort.
-        for status, column in (("QUEUED", "queued_at"), ("PROCESSING", "started_at")):
-            cur.execute(
-                f"SELECT id, path, attempts, {column} AS since,"
-                f" TIMESTAMPDIFF(SECOND, {column}, NOW(6)) AS age_seconds"
-                f" FROM images WHERE status = %s ORDER BY {column} LIMIT {OLDEST}",
-                (status,),
-            )
-            oldest[status] = list(cur.fetchall())
-    return {"counts": {s.value: found.get(s.value, 0) for s in ImageStatus}, "oldest": oldest}
+def _read(db: Database) -> dict[str, Any]:
+    return {"counts": status_counts(db), "oldest": oldest_waiting(db, OLDEST)}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,26 +1,20 @@
-"""The `images` table: statuses and every state transition, each one a conditional UPDATE."""
+"""Every write to `images` and `faces`: each state transition is one conditional UPDATE.
+
+No other module writes these tables. Each re-queue is a named function whose UPDATE repeats its
+selection's predicate, so of two concurrent callers only one wins a given row; it returns exactly
+the ids it won, and the caller publishes those.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from typing import Any
 
 from kubeface.db import Database
-
-
-class ImageStatus(StrEnum):
-    QUEUED = "QUEUED"
-    PROCESSING = "PROCESSING"
-    PROCESSED = "PROCESSED"  # a known person was recognised
-    PENDING = "PENDING"  # no known person matched, or no face was found
-    FAILED = "FAILED"  # the image could not be processed; detail says why
-
-    @property
-    def is_final(self) -> bool:
-        return self in (ImageStatus.PROCESSED, ImageStatus.PENDING, ImageStatus.FAILED)
-
+from kubeface.images.status import ImageStatus
 
 DETAIL_MAX = 1024
 
@@ -111,14 +105,8 @@ def claim_image(db: Database, image_id: int, lease_seconds: float) -> Claim | No
             return None
         cur.execute("SELECT path, attempts FROM images WHERE id = %s", (image_id,))
         row = cur.fetchone()
+    assert row is not None  # this transaction just updated it
     return Claim(image_id, row["path"], token, row["attempts"])
-
-
-def get_status(db: Database, image_id: int) -> ImageStatus | None:
-    with db.transaction() as cur:
-        cur.execute("SELECT status FROM images WHERE id = %s", (image_id,))
-        row = cur.fetchone()
-    return ImageStatus(row["status"]) if row else None
 
 
 def complete_image(
@@ -128,7 +116,7 @@ def complete_image(
     *,
     person_id: int | None = None,
     detail: str | None = None,
-    faces: list[FaceRecord] = (),
+    faces: Sequence[FaceRecord] = (),
 ) -> bool:
     """Write the outcome and the faces in one transaction; False if the claim was lost meanwhile."""
     assert status.is_final
@@ -176,7 +164,7 @@ def release_claim(db: Database, claim: Claim, detail: str, *, count_attempt: boo
             " attempts = attempts - %s WHERE id = %s AND status = 'PROCESSING' AND claim_token = %s",
             (_clip(detail), 0 if count_attempt else 1, claim.image_id, claim.token),
         )
-        return cur.rowcount == 1
+        return bool(cur.rowcount == 1)
 
 
 def _clip(detail: str | None) -> str | None:
@@ -185,37 +173,98 @@ def _clip(detail: str | None) -> str | None:
     return detail[: DETAIL_MAX - 1] + "…"
 
 
-def get_image(db: Database, image_id: int) -> dict | None:
-    """The row with its person's name and every face, as the API shows it."""
+# FAILED rows below the attempt limit whose backoff (base * 2^(attempts-1)) has passed.
+_FAILED_DUE = (
+    "status = 'FAILED' AND attempts < %(max_attempts)s"
+    " AND finished_at < NOW(6) - INTERVAL (%(backoff_us)s * POW(2, GREATEST(attempts, 1) - 1)) MICROSECOND"
+)
+# Claimed by a processor that has held it past the lease: it died or hung.
+_PROCESSING_STALE = "status = 'PROCESSING' AND started_at < NOW(6) - INTERVAL %(lease_us)s MICROSECOND"
+# Queued long ago and never claimed: its message was lost (say, the receiver died before publishing).
+_QUEUED_STALE = "status = 'QUEUED' AND queued_at < NOW(6) - INTERVAL %(lease_us)s MICROSECOND"
+# PENDING with faces, finished before the latest enrolment: the new person may be in them.
+_PENDING_BEFORE_ENROLMENT = (
+    "status = 'PENDING' AND finished_at < (SELECT MAX(created_at) FROM person_images)"
+    " AND EXISTS (SELECT 1 FROM faces f WHERE f.image_id = images.id)"
+)
+_FINAL_IMAGE = "status IN ('PROCESSED', 'PENDING', 'FAILED') AND id = %(image_id)s"
+_WITH_STATUS = "status = %(status)s"
+_BACK_TO_QUEUE = "status = 'QUEUED', claim_token = NULL, queued_at = NOW(6)"
+
+
+def _micros(seconds: float) -> int:
+    return int(seconds * 1_000_000)
+
+
+def requeue_failed_due(
+    db: Database, *, max_attempts: int, backoff_seconds: float, limit: int, dry_run: bool = False
+) -> list[int]:
+    """FAILED rows below `max_attempts` whose exponential backoff has passed."""
+    params = {"max_attempts": max_attempts, "backoff_us": _micros(backoff_seconds), "limit": limit}
+    return _requeue_where(db, _FAILED_DUE, _BACK_TO_QUEUE, params, dry_run=dry_run)
+
+
+def requeue_stale_processing(
+    db: Database, *, lease_seconds: float, limit: int, dry_run: bool = False
+) -> list[int]:
+    """PROCESSING rows held past the lease: their processor died or hung."""
+    assignment = _BACK_TO_QUEUE + ", detail = 'lease expired; re-queued'"
+    params = {"lease_us": _micros(lease_seconds), "limit": limit}
+    return _requeue_where(db, _PROCESSING_STALE, assignment, params, dry_run=dry_run)
+
+
+def requeue_stale_queued(
+    db: Database, *, lease_seconds: float, limit: int, dry_run: bool = False
+) -> list[int]:
+    """QUEUED rows never claimed within the lease: their message was lost; the caller re-publishes."""
+    params = {"lease_us": _micros(lease_seconds), "limit": limit}
+    return _requeue_where(db, _QUEUED_STALE, "queued_at = NOW(6)", params, dry_run=dry_run)
+
+
+def requeue_pending_after_enrolment(db: Database, *, limit: int, dry_run: bool = False) -> list[int]:
+    """PENDING rows with faces, finished before the latest enrolment."""
+    params = {"limit": limit}
+    return _requeue_where(db, _PENDING_BEFORE_ENROLMENT, _BACK_TO_QUEUE, params, dry_run=dry_run)
+
+
+def requeue_final_image(db: Database, image_id: int) -> list[int]:
+    """One image back to QUEUED if it is final: [image_id] when this call won it, else []."""
+    params = {"image_id": image_id, "limit": 1}
+    return _requeue_where(db, _FINAL_IMAGE, _BACK_TO_QUEUE, params, dry_run=False)
+
+
+def requeue_with_status(db: Database, status: ImageStatus, *, limit: int) -> list[int]:
+    """Up to `limit` final rows of `status` back to QUEUED, oldest first."""
+    if not status.is_final:
+        raise ValueError(f"only final images can be re-queued, not {status.value}")
+    params = {"status": status.value, "limit": limit}
+    return _requeue_where(db, _WITH_STATUS, _BACK_TO_QUEUE, params, dry_run=False)
+
+
+def _requeue_where(
+    db: Database, predicate: str, assignment: str, params: Mapping[str, Any], *, dry_run: bool
+) -> list[int]:
+    """Move up to params["limit"] rows matching `predicate`; the ids this call won, oldest first.
+
+    Each UPDATE repeats the predicate, so of two concurrent callers only one wins a given row.
+    `predicate` and `assignment` are this module's constants, never caller text.
+    """
     with db.transaction() as cur:
-        cur.execute(
-            "SELECT i.id, i.path, i.status, i.person_id, p.name AS person, i.detail, i.attempts,"
-            " i.created_at, i.queued_at, i.started_at, i.finished_at, i.updated_at"
-            " FROM images i LEFT JOIN person p ON p.id = i.person_id WHERE i.id = %s",
-            (image_id,),
-        )
-        image = cur.fetchone()
-        if image is None:
-            return None
-        cur.execute(
-            "SELECT f.box_top, f.box_right, f.box_bottom, f.box_left, f.person_id, p.name AS person,"
-            " f.distance FROM faces f LEFT JOIN person p ON p.id = f.person_id"
-            " WHERE f.image_id = %s ORDER BY f.id",
-            (image_id,),
-        )
-        faces = cur.fetchall()
-    image["faces"] = [
-        {
-            "box": {
-                "top": f["box_top"],
-                "right": f["box_right"],
-                "bottom": f["box_bottom"],
-                "left": f["box_left"],
-            },
-            "person": f["person"],
-            "person_id": f["person_id"],
-            "distance": f["distance"],
-        }
-        for f in faces
-    ]
-    return image
+        cur.execute(f"SELECT id FROM images WHERE {predicate} ORDER BY id LIMIT %(limit)s", params)
+        candidates = [int(row["id"]) for row in cur.fetchall()]
+    if dry_run:
+        return candidates
+
+    def move(image_id: int) -> bool:
+        def update(cur: Any) -> bool:
+            cur.execute(
+                f"UPDATE images SET {assignment} WHERE id = %(id)s AND {predicate}",
+                {**params, "id": image_id},
+            )
+            return bool(cur.rowcount == 1)
+
+        # The predicate's subqueries read faces with shared locks, which can deadlock with a
+        # processor writing that image's outcome; the conditional UPDATE is safe to repeat.
+        return bool(db.run_transaction(update))
+
+    return [image_id for image_id in candidates if move(image_id)]

@@ -1,0 +1,116 @@
+"""The reads on `images` and `faces` that pages, the CLI and metrics show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubeface.db import Database
+from kubeface.images.status import FINAL_STATUSES, ImageStatus
+
+# ix_images_status_queued / ix_images_status_started: how long a row has waited in each status.
+_WAITING_SINCE = {ImageStatus.QUEUED: "queued_at", ImageStatus.PROCESSING: "started_at"}
+
+
+def get_status(db: Database, image_id: int) -> ImageStatus | None:
+    with db.transaction() as cur:
+        cur.execute("SELECT status FROM images WHERE id = %s", (image_id,))
+        row = cur.fetchone()
+    return ImageStatus(row["status"]) if row else None
+
+
+def status_counts(db: Database) -> dict[str, int]:
+    """Rows in each status, every status present (0 when none)."""
+    with db.transaction() as cur:
+        cur.execute("SELECT status, COUNT(*) AS n FROM images GROUP BY status")
+        found = {row["status"]: int(row["n"]) for row in cur.fetchall()}
+    return {status.value: found.get(status.value, 0) for status in ImageStatus}
+
+
+def count_with_status(db: Database, status: ImageStatus) -> int:
+    with db.transaction() as cur:
+        cur.execute("SELECT COUNT(*) AS n FROM images WHERE status = %s", (status.value,))
+        row = cur.fetchone()
+    return int(row["n"]) if row else 0
+
+
+def recent_outcomes(db: Database, minutes: int) -> dict[str, int]:
+    """Rows that reached a final status lately: one index range per status (status, finished_at)."""
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT status, COUNT(*) AS n FROM images WHERE status IN %s"
+            " AND finished_at > NOW(6) - INTERVAL %s MINUTE GROUP BY status",
+            ([s.value for s in FINAL_STATUSES], minutes),
+        )
+        found = {row["status"]: int(row["n"]) for row in cur.fetchall()}
+    return {status.value: found.get(status.value, 0) for status in FINAL_STATUSES}
+
+
+def oldest_waiting_ages(db: Database) -> dict[str, float]:
+    """Seconds the oldest QUEUED and the oldest PROCESSING row have waited (0 when none)."""
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT 'QUEUED' AS status, TIMESTAMPDIFF(MICROSECOND, MIN(queued_at), NOW(6)) / 1e6 AS age"
+            " FROM images WHERE status = 'QUEUED'"
+            " UNION ALL SELECT 'PROCESSING', TIMESTAMPDIFF(MICROSECOND, MIN(started_at), NOW(6)) / 1e6"
+            " FROM images WHERE status = 'PROCESSING'"
+        )
+        return {row["status"]: float(row["age"] or 0) for row in cur.fetchall()}
+
+
+def oldest_waiting(db: Database, limit: int) -> dict[str, list[dict[str, Any]]]:
+    """The `limit` oldest QUEUED and PROCESSING rows, from their index without a sort."""
+    oldest: dict[str, list[dict[str, Any]]] = {}
+    with db.transaction() as cur:
+        for status, column in _WAITING_SINCE.items():
+            cur.execute(
+                f"SELECT id, path, attempts, {column} AS since,"
+                f" TIMESTAMPDIFF(SECOND, {column}, NOW(6)) AS age_seconds"
+                f" FROM images WHERE status = %s ORDER BY {column} LIMIT %s",
+                (status.value, limit),
+            )
+            oldest[status.value] = list(cur.fetchall())
+    return oldest
+
+
+def paths_by_id(db: Database, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    with db.transaction() as cur:
+        cur.execute("SELECT id, path FROM images WHERE id IN %s", (ids,))
+        return {int(row["id"]): str(row["path"]) for row in cur.fetchall()}
+
+
+def get_image(db: Database, image_id: int) -> dict[str, Any] | None:
+    """The row with its person's name and every face, as the API shows it."""
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT i.id, i.path, i.status, i.person_id, p.name AS person, i.detail, i.attempts,"
+            " i.created_at, i.queued_at, i.started_at, i.finished_at, i.updated_at"
+            " FROM images i LEFT JOIN person p ON p.id = i.person_id WHERE i.id = %s",
+            (image_id,),
+        )
+        image: dict[str, Any] | None = cur.fetchone()
+        if image is None:
+            return None
+        cur.execute(
+            "SELECT f.box_top, f.box_right, f.box_bottom, f.box_left, f.person_id, p.name AS person,"
+            " f.distance FROM faces f LEFT JOIN person p ON p.id = f.person_id"
+            " WHERE f.image_id = %s ORDER BY f.id",
+            (image_id,),
+        )
+        faces = cur.fetchall()
+    image["faces"] = [
+        {
+            "box": {
+                "top": f["box_top"],
+                "right": f["box_right"],
+                "bottom": f["box_bottom"],
+                "left": f["box_left"],
+            },
+            "person": f["person"],
+            "person_id": f["person_id"],
+            "distance": f["distance"],
+        }
+        for f in faces
+    ]
+    return image
