@@ -82,11 +82,10 @@ def state(images: FakeImages) -> ReceiverState:
         db=images,  # type: ignore[arg-type]
         publisher=FakePublisher(),  # type: ignore[arg-type]
         recognizer=None,  # type: ignore[arg-type]
-        channel=None,  # type: ignore[arg-type]
         image_root=Path("/nonexistent"),
         max_batch=10,
-        recognizer_timeout=1.0,
         ingest=None,  # type: ignore[arg-type]
+        uploads=None,  # type: ignore[arg-type]
     )
 
 
