@@ -43,6 +43,14 @@ class PersonNotFound(LookupError):
         self.person_id = person_id
 
 
+def newest_enrolled_id(db: Database) -> int:
+    """The id of the newest enrolled photo (0 for none): a recognizer that loaded less is behind."""
+    with db.transaction() as cur:
+        cur.execute("SELECT COALESCE(MAX(id), 0) AS last FROM person_images")
+        row = cur.fetchone()
+        return int(row["last"]) if row else 0
+
+
 def find_person_id(db: Database, name: str) -> int | None:
     """The id of the person with this name, if any (names are unique)."""
     with db.transaction() as cur:

@@ -19,6 +19,7 @@ from kubeface.images import (
     get_status,
     release_claim,
 )
+from kubeface.people import newest_enrolled_id
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.recognition_errors import BreakerOpen, ImageRejected, RecognizerUnavailable
 
@@ -55,13 +56,6 @@ class Identifier(Protocol):
     def is_open(self) -> bool: ...
 
     def identify(self, image_path: str) -> pb.IdentifyResponse: ...
-
-
-def newest_enrolled_id(db: Database) -> int:
-    """The id of the newest enrolled photo (0 for none): a recognizer that loaded less is behind."""
-    with db.transaction() as cur:
-        cur.execute("SELECT COALESCE(MAX(id), 0) AS last FROM person_images")
-        return int(cur.fetchone()["last"])
 
 
 @dataclass(frozen=True)
