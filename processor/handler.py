@@ -14,6 +14,7 @@ from kubeface.images import (
     Claim,
     FaceRecord,
     ImageStatus,
+    StepTimings,
     claim_image,
     complete_image,
     get_status,
@@ -133,7 +134,9 @@ def _process_claimed(
         # Someone was enrolled after this recognizer last refreshed; they may be in the picture.
         rows.release(db, claim, "recognizer had not loaded the newest known faces", count_attempt=False)
         return _counted(Requeue(config.gallery_catch_up_seconds, "recognizer behind enrolment"))
-    return _counted(_record(db, rows, claim, status, person_id=person_id, detail=detail, faces=faces))
+    timings = step_timings(reply)
+    outcome = {"person_id": person_id, "detail": detail, "faces": faces, "timings": timings}
+    return _counted(_record(db, rows, claim, status, **outcome))
 
 
 def _recognizer_is_behind(db: Database, rows: ImageRows, reply: pb.IdentifyResponse) -> bool:
@@ -142,27 +145,57 @@ def _recognizer_is_behind(db: Database, rows: ImageRows, reply: pb.IdentifyRespo
     return rows.newest_enrolled_id(db) > reply.gallery_last_id
 
 
-def interpret(reply: pb.IdentifyResponse) -> tuple[ImageStatus, int | None, str | None, list[FaceRecord]]:
-    """Turn the recognizer's answer into the row's outcome: the closest matched person wins."""
-    faces = [
-        FaceRecord(
-            top=f.box.top,
-            right=f.box.right,
-            bottom=f.box.bottom,
-            left=f.box.left,
-            person_id=f.nearest_person_id if f.matched else None,
-            person_image_id=f.nearest_person_image_id or None,
-            distance=f.distance if f.nearest_person_id else None,
-        )
-        for f in reply.faces
-    ]
-    matched = [f for f in reply.faces if f.matched]
-    if matched:
-        best = min(matched, key=lambda f: f.distance)
-        return ImageStatus.PROCESSED, best.nearest_person_id, None, faces
+def interpret(
+    reply: pb.IdentifyResponse,
+) -> tuple[ImageStatus, int | None, str | None, list[FaceRecord]]:
+    """Turn the recognizer's answer into the row's outcome: the closest named person wins."""
+    faces = [_face_record(f) for f in reply.faces]
+    named = [f for f in faces if f.person_id is not None]
+    if named:
+        best = min(named, key=lambda f: f.distance if f.distance is not None else 0.0)
+        return ImageStatus.PROCESSED, best.person_id, None, faces
     if not reply.faces:
         return ImageStatus.PENDING, None, NO_FACE, faces
     return ImageStatus.PENDING, None, NO_MATCH, faces
+
+
+def _face_record(face: pb.Face) -> FaceRecord:
+    box, nearest = face.box, face.nearest_person_id or None
+    if face.HasField("named"):
+        named: tuple[int | None, int | None, float | None] = (
+            face.named.person_id,
+            face.named.person_image_id or None,
+            face.named.distance,
+        )
+    else:
+        # An older recognizer names a face after its nearest person when `matched`.
+        named = (
+            nearest if face.matched else None,
+            face.nearest_person_image_id or None,
+            face.distance if nearest else None,
+        )
+    runner_up = face.runner_up if face.HasField("runner_up") else None
+    return FaceRecord(
+        top=box.top,
+        right=box.right,
+        bottom=box.bottom,
+        left=box.left,
+        person_id=named[0],
+        person_image_id=named[1],
+        distance=named[2],
+        nearest_person_id=nearest,
+        nearest_distance=face.distance if nearest else None,
+        runner_up_person_id=runner_up.person_id if runner_up else None,
+        margin=runner_up.distance if runner_up else None,
+    )
+
+
+def step_timings(reply: pb.IdentifyResponse) -> StepTimings | None:
+    """The recognizer's per-step milliseconds, or None from a recognizer that does not say."""
+    if not reply.HasField("timings"):
+        return None
+    t = reply.timings
+    return StepTimings(t.decode_ms, t.detect_ms, t.encode_ms, t.match_ms)
 
 
 def _record(db: Database, rows: ImageRows, claim: Claim, status: ImageStatus, **outcome) -> Outcome:

@@ -20,7 +20,7 @@ import numpy as np
 from prometheus_client import Histogram
 
 from kubeface.recognition_errors import RequestCancelled
-from recognizer.faces import FaceDetector, FoundFace
+from recognizer.faces import FaceDetector, ImageFaces
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,8 @@ class FaceBatcher:
         self._thread = threading.Thread(target=self._run, name="face-batcher", daemon=True)
         self._thread.start()
 
-    def find_faces(
-        self, image: np.ndarray, still_wanted: Callable[[], bool] = lambda: True
-    ) -> list[FoundFace]:
-        """The image's faces, once its batch is done; raises what the detector raised for it."""
+    def find_faces(self, image: np.ndarray, still_wanted: Callable[[], bool] = lambda: True) -> ImageFaces:
+        """The image's faces and timings, once its batch is done; raises what the detector raised."""
         job = _Job(image, still_wanted)
         self._queue.put(job)
         return job.future.result()

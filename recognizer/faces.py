@@ -6,6 +6,7 @@ import importlib
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -61,6 +62,15 @@ class Box:
 class FoundFace:
     box: Box
     encoding: np.ndarray  # shape (128,), float64
+
+
+class ImageFaces(list[FoundFace]):
+    """The faces found in one image, with the seconds its detection and encoding took."""
+
+    def __init__(self, faces: Iterable[FoundFace], detect_seconds: float, encode_seconds: float) -> None:
+        super().__init__(faces)
+        self.detect_seconds = detect_seconds
+        self.encode_seconds = encode_seconds
 
 
 # 16- and 32-bit greyscale: PIL's convert("RGB") clips them to white instead of scaling.
@@ -162,31 +172,32 @@ class FaceDetector:
         self.adaptive_upsample = adaptive_upsample
         self._dlib_lock = threading.Lock()
 
-    def find_faces(self, image: np.ndarray) -> list[FoundFace]:
+    def find_faces(self, image: np.ndarray) -> ImageFaces:
         return self.find_faces_batch([image])[0]
 
-    def find_faces_batch(self, images: list[np.ndarray]) -> list[list[FoundFace]]:
+    def find_faces_batch(self, images: list[np.ndarray]) -> list[ImageFaces]:
         """The faces of each image. dlib sees the images together: on a GPU, the CNN detector
-        runs once per image size and the encoder once for all faces."""
+        runs once per image size and the encoder once for all faces. Each image is charged an
+        equal share of detection time, and of encoding time its share of the batch's faces."""
         with self._dlib_lock:
             started = time.perf_counter()
             boxes = self._locate_many(images)
-            per_image = (time.perf_counter() - started) / len(images)
+            detect_each = (time.perf_counter() - started) / len(images)
             for _ in images:
-                DETECT_SECONDS.observe(per_image)
+                DETECT_SECONDS.observe(detect_each)
             with_faces = [i for i, found in enumerate(boxes) if found]
             started = time.perf_counter()
             encodings = self._encode_many([images[i] for i in with_faces], [boxes[i] for i in with_faces])
-            if with_faces:
-                per_image = (time.perf_counter() - started) / len(with_faces)
-                for _ in with_faces:
-                    ENCODE_SECONDS.observe(per_image)
-        faces: list[list[FoundFace]] = [[] for _ in images]
+            encode_per_face = (time.perf_counter() - started) / max(1, sum(len(b) for b in boxes))
+            for i in with_faces:
+                ENCODE_SECONDS.observe(encode_per_face * len(boxes[i]))
+        faces = [ImageFaces((), detect_each, 0.0) for _ in images]
         for i, image_encodings in zip(with_faces, encodings, strict=True):
-            faces[i] = [
+            found = [
                 FoundFace(box, np.asarray(encoding, dtype=np.float64))
                 for box, encoding in zip(boxes[i], image_encodings, strict=True)
             ]
+            faces[i] = ImageFaces(found, detect_each, encode_per_face * len(found))
         return faces
 
     def encode_largest(self, image: np.ndarray) -> tuple[FoundFace, int]:

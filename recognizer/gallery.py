@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 REFRESH_PAGE_ROWS = 20_000
 # How many of the float16 scan's best the exact re-ranking considers.
 SCAN_CANDIDATES = 32
+# The widest float16 scan before every face is scored in float32 instead.
+MAX_SCAN_CANDIDATES = 2048
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class Gallery:
     a distance by at most `2**-11 * |k|`, so when the last candidate is further than the first
     by twice that, the true nearest is among them; they are re-ranked in float64 against the
     float32 encodings. Otherwise (a crowd of near-ties, rare) every face is scored in float32.
+    The same holds for the nearest few distinct people (`nearest_persons`): the scan widens until
+    it holds that many people and its last candidate is surely further than the last of them.
     """
 
     def __init__(
@@ -86,38 +90,69 @@ class Gallery:
 
     def nearest(self, queries: list[np.ndarray]) -> list[Match | None]:
         """The nearest known face for each query, by Euclidean distance, whatever the distance."""
-        if not queries or not len(self):
-            return [None] * len(queries)
-        q64 = np.stack(queries).astype(np.float64)
-        q32 = np.ascontiguousarray(q64, dtype=np.float32)
-        squared, indices = self._scan.search(q32, min(SCAN_CANDIDATES, len(self)))
-        return [
-            self._best(query, self._candidates(query, row_squared, row_indices))
-            for query, row_squared, row_indices in zip(q64, squared, indices, strict=True)
-        ]
+        return [persons[0] if persons else None for persons in self.nearest_persons(queries, 1)]
 
-    def _candidates(self, query: np.ndarray, squared: np.ndarray, indices: np.ndarray) -> np.ndarray:
-        """Rows that may hold the exact nearest face: the scan's candidates, or every row."""
-        approx = np.sqrt(np.maximum(squared, 0.0))
+    def nearest_persons(self, queries: list[np.ndarray], persons: int) -> list[list[Match]]:
+        """For each query, its `persons` nearest distinct people (each by their nearest face),
+        nearest first, exactly: the float16 scan widens until it holds that many people and
+        its last candidate is surely further than the last of them."""
+        if not queries or not len(self):
+            return [[] for _ in queries]
+        q64 = np.stack(queries).astype(np.float64)
+        return [self._persons_of(query, persons) for query in q64]
+
+    def _persons_of(self, query: np.ndarray, persons: int) -> list[Match]:
+        q32 = np.ascontiguousarray(query[None, :], dtype=np.float32)
+        wanted = max(1, min(persons, len(self._names)))
+        k = min(SCAN_CANDIDATES, len(self))
+        while True:
+            squared, indices = self._scan.search(q32, k)
+            rows = self._candidates(query, squared[0], indices[0], wanted)
+            if rows is not None:
+                return self._best_persons(query, rows, wanted)
+            if k >= min(len(self), MAX_SCAN_CANDIDATES):
+                return self._best_persons(query, self._near_ties(query, wanted), wanted)
+            k = min(k * 4, len(self), MAX_SCAN_CANDIDATES)
+
+    def _candidates(
+        self, query: np.ndarray, squared: np.ndarray, indices: np.ndarray, persons: int
+    ) -> np.ndarray | None:
+        """Rows that may hold the exact `persons` nearest people, or None when the scan's
+        candidates cannot tell (too few people among them, or a crowd of near-ties)."""
+        keep = indices >= 0
+        approx, indices = np.sqrt(np.maximum(squared[keep], 0.0)), indices[keep]
         # float16 rounding (2**-11 relative) moves a distance by at most 2**-11 * |k|; float32
         # accumulation adds far less. Twice that, doubled for safety, separates a sure winner.
         margin = 4 * (2.0**-11 * self._max_norm + 1e-5 * (1.0 + float(np.linalg.norm(query))))
-        if len(indices) == len(self) or approx[-1] > approx[0] + margin:
-            return indices[approx <= approx[0] + margin]
-        return self._near_ties(query)
+        last_person = _distinct_rank(self._person_ids[indices], persons)
+        if last_person is None:
+            return indices if len(indices) == len(self) else None
+        bound = approx[last_person] + margin
+        if len(indices) == len(self) or approx[-1] > bound:
+            return indices[approx <= bound]
+        return None
 
-    def _near_ties(self, query: np.ndarray) -> np.ndarray:
-        """Every row within float32 rounding of the best float32 score."""
+    def _near_ties(self, query: np.ndarray, persons: int) -> np.ndarray:
+        """Every row within float32 rounding of the `persons`-th best person's float32 score."""
         half_sq_norms = 0.5 * np.einsum("ij,ij->i", self._matrix, self._matrix)
         scores = self._matrix @ query.astype(np.float32) - half_sq_norms  # |k - q|^2 = |q|^2 - 2 * score
         slack = 1e-4 * (1.0 + self._max_norm * float(np.linalg.norm(query)) + self._max_norm**2)
-        return np.flatnonzero(scores >= scores.max() - slack)
+        order = np.argsort(-scores, kind="stable")
+        last_person = _distinct_rank(self._person_ids[order], persons)
+        floor = scores[order[last_person if last_person is not None else -1]]
+        return np.flatnonzero(scores >= floor - slack)
 
-    def _best(self, query: np.ndarray, candidates: np.ndarray) -> Match:
-        exact = np.linalg.norm(self._matrix[candidates].astype(np.float64) - query, axis=1)
-        index = int(candidates[int(np.argmin(exact))])
-        person_id = int(self._person_ids[index])
-        return Match(person_id, self._names[person_id], int(self._image_ids[index]), float(exact.min()))
+    def _best_persons(self, query: np.ndarray, rows: np.ndarray, persons: int) -> list[Match]:
+        exact = np.linalg.norm(self._matrix[rows].astype(np.float64) - query, axis=1)
+        best: dict[int, Match] = {}
+        # Ties broken by the lower person_images id, so answers never depend on scan order.
+        for at in np.lexsort((self._image_ids[rows], exact)):
+            index = int(rows[at])
+            person_id = int(self._person_ids[index])
+            if person_id not in best:
+                name = self._names[person_id]
+                best[person_id] = Match(person_id, name, int(self._image_ids[index]), float(exact[at]))
+        return sorted(best.values(), key=lambda m: (m.distance, m.person_id))[:persons]
 
     def extended(self, more: Gallery) -> Gallery:
         if not len(more):
@@ -128,6 +163,14 @@ class Gallery:
             {**self._names, **more._names},
             np.concatenate([self._matrix, more._matrix]),
         )
+
+
+def _distinct_rank(person_ids: np.ndarray, persons: int) -> int | None:
+    """The position where the `persons`-th distinct person first appears, or None if fewer do."""
+    _, first = np.unique(person_ids, return_index=True)
+    if len(first) < persons:
+        return None
+    return int(np.sort(first)[persons - 1])
 
 
 class GalleryStore:

@@ -17,8 +17,9 @@ from kubeface.proto import recognizer_pb2 as pb
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
 from kubeface.recognition_errors import RecognitionError, RecognizerNotReady, status_code_for
 from recognizer.batching import FaceBatcher
-from recognizer.faces import Box, FaceDetector, load_image
-from recognizer.gallery import GalleryStore
+from recognizer.faces import Box, FaceDetector, FoundFace, load_image
+from recognizer.gallery import GalleryStore, Match
+from recognizer.identity import FaceIdentity, assign_identities
 from recognizer.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,30 @@ FACES_PER_IMAGE = Histogram(
 
 def _pb_box(box: Box) -> pb.Box:
     return pb.Box(top=box.top, right=box.right, bottom=box.bottom, left=box.left)
+
+
+def _pb_candidate(match: Match) -> pb.Candidate:
+    return pb.Candidate(
+        person_id=match.person_id,
+        person_name=match.person_name,
+        person_image_id=match.person_image_id,
+        distance=match.distance,
+    )
+
+
+def _pb_face(face: FoundFace, who: FaceIdentity) -> pb.Face:
+    entry = pb.Face(box=_pb_box(face.box))
+    if who.nearest is not None:
+        entry.nearest_person_id = who.nearest.person_id
+        entry.nearest_person_name = who.nearest.person_name
+        entry.nearest_person_image_id = who.nearest.person_image_id
+        entry.distance = who.nearest.distance
+        entry.matched = who.named is not None and who.named.person_id == who.nearest.person_id
+    if who.named is not None:
+        entry.named.CopyFrom(_pb_candidate(who.named))
+    if who.runner_up is not None:
+        entry.runner_up.CopyFrom(_pb_candidate(who.runner_up))
+    return entry
 
 
 class RecognizerServicer(pb_grpc.RecognizerServicer):
@@ -58,29 +83,31 @@ class RecognizerServicer(pb_grpc.RecognizerServicer):
     def Identify(self, request: pb.IdentifyRequest, context: grpc.ServicerContext) -> pb.IdentifyResponse:
         with _rpc("Identify", request.image_path, context), self._watchdog.track():
             detector, batcher, store = self._ready()
+            started = time.perf_counter()
             image = self._load(request.image_path)
+            decode_seconds = time.perf_counter() - started
             found = batcher.find_faces(image, context.is_active)  # with concurrent requests' images
             loaded_through = store.loaded_through  # read before the gallery: never overstated
             gallery = store.gallery  # one snapshot for the whole request
-            matches = gallery.nearest([face.encoding for face in found])
+            started = time.perf_counter()
+            # Enough people per face that each can fall back past every other face's choice.
+            candidates = gallery.nearest_persons([face.encoding for face in found], len(found) + 1)
+            identities = assign_identities(candidates, self._tolerance)
+            match_seconds = time.perf_counter() - started
             FACES_FOUND.inc(len(found))
             FACES_PER_IMAGE.observe(len(found))
-            faces = []
-            for face, match in zip(found, matches, strict=True):
-                entry = pb.Face(box=_pb_box(face.box))
-                if match is not None:
-                    entry.nearest_person_id = match.person_id
-                    entry.nearest_person_name = match.person_name
-                    entry.nearest_person_image_id = match.person_image_id
-                    entry.distance = match.distance
-                    entry.matched = match.distance <= self._tolerance
-                faces.append(entry)
             return pb.IdentifyResponse(
-                faces=faces,
+                faces=[_pb_face(face, who) for face, who in zip(found, identities, strict=True)],
                 known_faces=len(gallery),
                 tolerance=self._tolerance,
                 detection_model=detector.model.value,
                 gallery_last_id=loaded_through,
+                timings=pb.Timings(
+                    decode_ms=decode_seconds * 1000,
+                    detect_ms=found.detect_seconds * 1000,
+                    encode_ms=found.encode_seconds * 1000,
+                    match_ms=match_seconds * 1000,
+                ),
             )
 
     def Encode(self, request: pb.EncodeRequest, context: grpc.ServicerContext) -> pb.EncodeResponse:

@@ -80,12 +80,16 @@ def paths_by_id(db: Database, ids: list[int]) -> dict[int, str]:
         return {int(row["id"]): str(row["path"]) for row in cur.fetchall()}
 
 
+_TIMINGS = ("decode_ms", "detect_ms", "encode_ms", "match_ms")
+
+
 def get_image(db: Database, image_id: int) -> dict[str, Any] | None:
-    """The row with its person's name and every face, as the API shows it."""
+    """The row with its person's name, its per-step timings and every face, as the API shows it."""
     with db.transaction() as cur:
         cur.execute(
             "SELECT i.id, i.path, i.status, i.person_id, p.name AS person, i.detail, i.attempts,"
-            " i.created_at, i.queued_at, i.started_at, i.finished_at, i.updated_at"
+            " i.created_at, i.queued_at, i.started_at, i.finished_at, i.updated_at,"
+            " i.decode_ms, i.detect_ms, i.encode_ms, i.match_ms"
             " FROM images i LEFT JOIN person p ON p.id = i.person_id WHERE i.id = %s",
             (image_id,),
         )
@@ -94,23 +98,50 @@ def get_image(db: Database, image_id: int) -> dict[str, Any] | None:
             return None
         cur.execute(
             "SELECT f.box_top, f.box_right, f.box_bottom, f.box_left, f.person_id, p.name AS person,"
-            " f.distance FROM faces f LEFT JOIN person p ON p.id = f.person_id"
-            " WHERE f.image_id = %s ORDER BY f.id",
+            " f.distance, f.nearest_person_id, n.name AS nearest_name, f.nearest_distance,"
+            " f.runner_up_person_id, r.name AS runner_up_name, f.margin FROM faces f"
+            " LEFT JOIN person p ON p.id = f.person_id LEFT JOIN person n ON n.id = f.nearest_person_id"
+            " LEFT JOIN person r ON r.id = f.runner_up_person_id WHERE f.image_id = %s ORDER BY f.id",
             (image_id,),
         )
         faces = cur.fetchall()
-    image["faces"] = [
-        {
-            "box": {
-                "top": f["box_top"],
-                "right": f["box_right"],
-                "bottom": f["box_bottom"],
-                "left": f["box_left"],
-            },
-            "person": f["person"],
-            "person_id": f["person_id"],
-            "distance": f["distance"],
-        }
-        for f in faces
-    ]
+    steps = {name: image.pop(name) for name in _TIMINGS}
+    image["timings"] = None if all(v is None for v in steps.values()) else steps
+    image["faces"] = [_face(f) for f in faces]
+    _note_names_given_away(image["faces"])
     return image
+
+
+def _face(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "box": {
+            "top": row["box_top"],
+            "right": row["box_right"],
+            "bottom": row["box_bottom"],
+            "left": row["box_left"],
+        },
+        "person": row["person"],
+        "person_id": row["person_id"],
+        "distance": row["distance"],
+        "nearest": _candidate(row["nearest_person_id"], row["nearest_name"], row["nearest_distance"]),
+        "runner_up": _candidate(row["runner_up_person_id"], row["runner_up_name"], row["margin"]),
+        "margin": row["margin"],
+    }
+
+
+def _candidate(person_id: int | None, name: str | None, distance: float | None) -> dict[str, Any] | None:
+    if person_id is None:
+        return None
+    return {"person_id": person_id, "name": name, "distance": distance}
+
+
+def _note_names_given_away(faces: list[dict[str, Any]]) -> None:
+    """`nearest_given_to`: the number (from 1) of the face named as this face's nearest person,
+    when that is another face: a person appears at most once in a photo."""
+    named_as = {f["person_id"]: number for number, f in enumerate(faces, 1) if f["person_id"] is not None}
+    for f in faces:
+        nearest = f["nearest"]
+        taken_by = named_as.get(nearest["person_id"]) if nearest else None
+        f["nearest_given_to"] = (
+            taken_by if taken_by is not None and f["person_id"] != nearest["person_id"] else None
+        )

@@ -39,7 +39,23 @@ class FaceRecord:
     left: int
     person_id: int | None
     person_image_id: int | None
-    distance: float | None
+    distance: float | None  # to `person_id` when named, else to the nearest person
+    # The nearest person, even when a closer face of the image was named that person.
+    nearest_person_id: int | None = None
+    nearest_distance: float | None = None
+    # The nearest person other than the one named (or nearest); `margin` is its distance.
+    runner_up_person_id: int | None = None
+    margin: float | None = None
+
+
+@dataclass(frozen=True)
+class StepTimings:
+    """Milliseconds the recognizer spent on one image in each step."""
+
+    decode_ms: float
+    detect_ms: float
+    encode_ms: float
+    match_ms: float
 
 
 @dataclass(frozen=True)
@@ -117,14 +133,21 @@ def complete_image(
     person_id: int | None = None,
     detail: str | None = None,
     faces: Sequence[FaceRecord] = (),
+    timings: StepTimings | None = None,
 ) -> bool:
     """Write the outcome and the faces in one transaction; False if the claim was lost meanwhile."""
     assert status.is_final
+    steps = (
+        (timings.decode_ms, timings.detect_ms, timings.encode_ms, timings.match_ms)
+        if timings
+        else (None,) * 4
+    )
     with db.transaction() as cur:
         cur.execute(
             "UPDATE images SET status = %s, person_id = %s, detail = %s, claim_token = NULL,"
-            " finished_at = NOW(6) WHERE id = %s AND status = 'PROCESSING' AND claim_token = %s",
-            (status.value, person_id, _clip(detail), claim.image_id, claim.token),
+            " finished_at = NOW(6), decode_ms = %s, detect_ms = %s, encode_ms = %s, match_ms = %s"
+            " WHERE id = %s AND status = 'PROCESSING' AND claim_token = %s",
+            (status.value, person_id, _clip(detail), *steps, claim.image_id, claim.token),
         )
         if cur.rowcount != 1:
             return False
@@ -138,7 +161,8 @@ def complete_image(
         if faces:
             cur.executemany(
                 "INSERT INTO faces (image_id, box_top, box_right, box_bottom, box_left, person_id,"
-                " person_image_id, distance) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                " person_image_id, distance, nearest_person_id, nearest_distance, runner_up_person_id,"
+                " margin) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [
                     (
                         claim.image_id,
@@ -149,6 +173,10 @@ def complete_image(
                         f.person_id,
                         f.person_image_id,
                         f.distance,
+                        f.nearest_person_id,
+                        f.nearest_distance,
+                        f.runner_up_person_id,
+                        f.margin,
                     )
                     for f in faces
                 ],

@@ -90,3 +90,48 @@ def test_a_crowd_of_near_ties_beyond_the_scan_candidates_is_still_settled_exactl
     [match] = gallery.nearest([base])
     assert match.person_image_id == 100
     assert match.distance < 1e-6
+
+
+def _brute_force_persons(faces: list[KnownFace], query: np.ndarray, persons: int) -> list[tuple[int, float]]:
+    best: dict[int, float] = {}
+    for face in faces:
+        distance = float(np.linalg.norm(face.encoding - query))
+        best[face.person_id] = min(distance, best.get(face.person_id, np.inf))
+    return sorted(((pid, d) for pid, d in best.items()), key=lambda p: (p[1], p[0]))[:persons]
+
+
+def test_nearest_persons_are_distinct_people_each_at_their_nearest_face_exactly():
+    # 300 faces of one person crowd around the query, so the first scan holds only that person:
+    # the second person must still be found, at its nearest face.
+    rng = np.random.default_rng(11)
+    query = rng.normal(size=128)
+    query /= np.linalg.norm(query)
+    crowd = [KnownFace(i + 1, 1, "crowd", query + rng.normal(scale=0.01, size=128)) for i in range(300)]
+    faces = crowd + [
+        KnownFace(1000 + i, 2 + i % 40, f"other{i % 40}", e)
+        for i, e in enumerate(rng.normal(size=(4000, 128)) * 0.1)
+    ]
+    gallery = Gallery.of(faces)
+    [found] = gallery.nearest_persons([query], 3)
+    expected = _brute_force_persons(faces, query, 3)
+    assert [m.person_id for m in found] == [pid for pid, _ in expected]
+    assert np.allclose([m.distance for m in found], [d for _, d in expected], atol=1e-6)
+    assert found[0].person_id == 1
+
+
+def test_nearest_persons_match_a_brute_force_search_on_random_faces():
+    faces = _faces(3000, seed=3)
+    rng = np.random.default_rng(4)
+    queries = list(rng.normal(size=(10, 128)) / 11)
+    gallery = Gallery.of(faces)
+    for query, found in zip(queries, gallery.nearest_persons(queries, 4), strict=True):
+        expected = _brute_force_persons(faces, query, 4)
+        assert [m.person_id for m in found] == [p for p, _ in expected]
+        # The gallery holds float32 encodings: distances agree to float32 precision.
+        assert np.allclose([m.distance for m in found], [d for _, d in expected], atol=1e-6)
+
+
+def test_nearest_persons_asks_for_more_people_than_there_are():
+    gallery = Gallery.of(_faces(20))
+    [found] = gallery.nearest_persons([np.zeros(128)], 50)
+    assert sorted(m.person_id for m in found) == list(range(100, 107))

@@ -74,7 +74,7 @@ class Table:
         row = self.rows[claim.image_id]
         return row if row.status is ImageStatus.PROCESSING and row.token == claim.token else None
 
-    def complete(self, _db, claim, status, *, person_id=None, detail=None, faces=()) -> bool:
+    def complete(self, _db, claim, status, *, person_id=None, detail=None, faces=(), timings=None) -> bool:
         if self.fail_on_complete is not None:
             raise self.fail_on_complete
         if self.steal_before_complete:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from kubeface.images import ImageStatus
+from kubeface.images import ImageStatus, StepTimings
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.queue import ImageMessage
-from processor.handler import NO_FACE, NO_MATCH, interpret
+from processor.handler import NO_FACE, NO_MATCH, interpret, step_timings
 
 
 def _face(distance: float, matched: bool, person_id: int = 7) -> pb.Face:
@@ -71,3 +71,24 @@ def test_message_bodies_are_parsed_strictly(body, expected):
 def test_message_encoding_round_trips():
     message = ImageMessage(12, "req-1")
     assert ImageMessage.decode(message.encode().encode()) == message
+
+
+def test_a_face_named_after_its_next_person_is_stored_with_its_nearest_and_margin():
+    loser = pb.Face(
+        nearest_person_id=1,
+        nearest_person_image_id=10,
+        distance=0.3,
+        matched=False,
+        named=pb.Candidate(person_id=2, person_name="biden", person_image_id=20, distance=0.45),
+        runner_up=pb.Candidate(person_id=1, person_name="obama", person_image_id=10, distance=0.3),
+    )
+    reply = pb.IdentifyResponse(
+        faces=[loser], timings=pb.Timings(decode_ms=1, detect_ms=2, encode_ms=3, match_ms=4)
+    )
+    status, person_id, _, [face] = interpret(reply)
+    assert (status, person_id) == (ImageStatus.PROCESSED, 2)
+    assert (face.person_id, face.person_image_id, face.distance) == (2, 20, 0.45)
+    assert (face.nearest_person_id, face.nearest_distance) == (1, 0.3)
+    assert (face.runner_up_person_id, face.margin) == (1, 0.3)
+    assert step_timings(reply) == StepTimings(1, 2, 3, 4)
+    assert step_timings(pb.IdentifyResponse()) is None  # an older recognizer says nothing
