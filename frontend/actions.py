@@ -77,7 +77,7 @@ async def enrol(request: Request, image_id: int):
         if exc.status_code == 409:
             exc = ActionFailed(
                 f"{name!r} is already enrolled. To add this face to them, choose them under"
-                " “Add this face to a person”; to enrol someone else, use another name",
+                " “Add to existing person” for this face; to enrol someone else, use another name",
                 409,
             )
         return _failed(request, exc, back)

@@ -100,15 +100,12 @@ def image(request: Request, image_id: int):
         width, height = state.thumbnails.size(found["path"])
     except PreviewUnavailable:
         width = height = None
-    faces = found["faces"]
-    areas = [(f["box"]["right"] - f["box"]["left"]) * (f["box"]["bottom"] - f["box"]["top"]) for f in faces]
-    largest = areas.index(max(areas)) if areas else None
-    # The add-to-a-person form lists everyone; a read-only frontend shows no forms.
-    known = person_names(state.db, PEOPLE_LISTED) if state.operator and largest is not None else []
+    # Each face has its enrol forms; the add-to-a-person one lists everyone. Read-only: no forms.
+    known = person_names(state.db, PEOPLE_LISTED) if state.operator and found["faces"] else []
     return render(
         request,
         "image.html",
-        {"image": found, "width": width, "height": height, "largest": largest, "people": known},
+        {"image": found, "width": width, "height": height, "people": known},
     )
 
 

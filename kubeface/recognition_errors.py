@@ -39,6 +39,14 @@ class NoFaceFound(ImageRejected):
     """Enrolment needs a face and the image shows none the recognizer can encode."""
 
 
+class FaceBoxRefused(ImageUnusable):
+    """The face box given to Encode is not inside the picture or is too small to hold a face.
+
+    The same code as an unusable image (INVALID_ARGUMENT: this image cannot be used this way), so
+    callers see ImageUnusable; its message says what was wrong.
+    """
+
+
 class RecognizerUnavailable(RecognitionError):
     """A transient failure: the recognizer is down, slow, still loading, or the breaker is open.
 
@@ -68,6 +76,7 @@ class BreakerOpen(RecognizerUnavailable):
 _CODE_OF: dict[type[RecognitionError], grpc.StatusCode] = {
     ImageMissing: grpc.StatusCode.NOT_FOUND,
     ImageUnusable: grpc.StatusCode.INVALID_ARGUMENT,
+    FaceBoxRefused: grpc.StatusCode.INVALID_ARGUMENT,
     ImagePathRefused: grpc.StatusCode.PERMISSION_DENIED,
     NoFaceFound: grpc.StatusCode.FAILED_PRECONDITION,
     RequestCancelled: grpc.StatusCode.CANCELLED,

@@ -54,9 +54,12 @@ class RecognizerClient:
         )
         return reply
 
-    def encode(self, image_path: str) -> pb.EncodeResponse:
-        """The largest face's encoding; raises ImageRejected (NoFaceFound) or RecognizerUnavailable."""
-        reply: pb.EncodeResponse = self._call(self._stub.Encode, pb.EncodeRequest(image_path=image_path))
+    def encode(self, image_path: str, box: pb.Box | None = None) -> pb.EncodeResponse:
+        """The encoding of the face in `box` (upright pixels, as Identify gives them), or of the
+        largest face without one; raises ImageRejected (NoFaceFound, or ImageUnusable for a box
+        outside the picture) or RecognizerUnavailable."""
+        request = pb.EncodeRequest(image_path=image_path, box=box)
+        reply: pb.EncodeResponse = self._call(self._stub.Encode, request)
         return reply
 
     def _call(self, method: Callable[..., _Reply], request: object) -> _Reply:

@@ -130,8 +130,10 @@ def _process_claimed(
         log.warning("recognizer call failed; requeued", extra={**log_extra, "error": str(exc)})
         return _counted(Requeue(min(2.0**claim.attempts, 60.0), "recognizer unavailable"))
     status, person_id, detail, faces = interpret(reply)
-    if status is ImageStatus.PENDING and faces and _recognizer_is_behind(db, rows, reply):
-        # Someone was enrolled after this recognizer last refreshed; they may be in the picture.
+    if faces and _recognizer_is_behind(db, rows, reply):
+        # Someone was enrolled after this recognizer last refreshed: they may be an unknown face, or
+        # nearer than the person a face matched. Also for a PROCESSED picture: enrolling one of its
+        # faces re-queues it, and a stale answer would record that face as it was before.
         rows.release(db, claim, "recognizer had not loaded the newest known faces", count_attempt=False)
         return _counted(Requeue(config.gallery_catch_up_seconds, "recognizer behind enrolment"))
     timings = step_timings(reply)

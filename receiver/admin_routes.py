@@ -21,6 +21,7 @@ from kubeface.images import (
     requeue_with_status,
 )
 from kubeface.people import EnrolledImage, add_photos, create_person
+from kubeface.proto import recognizer_pb2 as pb
 from kubeface.recognition_errors import ImageRejected, NoFaceFound
 from receiver.errors import ApiError
 from receiver.people_routes import enrolled, refuse_taken_name
@@ -117,27 +118,27 @@ def enrol_from_image(image_id: int, body: EnrolFromImage, request: Request) -> d
 
 
 def _encode_face(state: ReceiverState, image: dict, face: int):
-    """The encoding of the image's face number `face`, which must be its largest for now."""
+    """The encoding of the image's face number `face`: the recognizer encodes its stored box."""
     faces = image["faces"]
+    if not faces:
+        raise ApiError(
+            422, f"image {image['id']} has 0 face(s) to enrol; enrol a photo that shows one with POST /person"
+        )
     if face >= len(faces):
-        raise ApiError(422, f"image {image['id']} has {len(faces)} face(s); pick a face index below that")
+        raise ApiError(
+            422,
+            f"image {image['id']} has {len(faces)} face(s); pick a face index from 0 to {len(faces) - 1}"
+            " as listed in GET /image/{id}'s `faces`",
+        )
     try:
-        reply = state.recognizer.encode(image["path"])
+        return state.recognizer.encode(image["path"], pb.Box(**faces[face]["box"])).encoding
     except NoFaceFound as exc:
         raise ApiError(
             422, f"the recognizer finds no face to enrol in image {image['id']} any more: {exc}"
         ) from exc
     except ImageRejected as exc:
+        # Also a stored box the file no longer holds (it was replaced by a smaller picture).
         raise ApiError(
             422, f"cannot read image {image['id']} any more: {exc}; fix the file and re-queue the image"
         ) from exc
     # RecognizerUnavailable: 503 (receiver/errors.py).
-    # Encode takes the largest face; enrolling another one needs a box in EncodeRequest.
-    box = reply.box
-    if faces[face]["box"] != {"top": box.top, "right": box.right, "bottom": box.bottom, "left": box.left}:
-        raise ApiError(
-            422,
-            f"only the largest face of an image can be enrolled for now; face {face} is not it."
-            " Crop the photo to that face and enrol the crop with POST /person",
-        )
-    return reply.encoding

@@ -19,7 +19,7 @@ from prometheus_client import Histogram
 from kubeface.image_files import ImageFiles
 from kubeface.orientation import decode_upright
 from kubeface.paths import ImagePath, resolve_image_path
-from kubeface.recognition_errors import ImageUnusable
+from kubeface.recognition_errors import FaceBoxRefused, ImageUnusable
 from kubeface.recognition_errors import NoFaceFound as NoFace
 from kubeface.settings import DetectionModel
 
@@ -46,6 +46,19 @@ class NoFaceFound(ImageError, NoFace):
     pass
 
 
+class BadFaceBox(ImageError, FaceBoxRefused):
+    pass
+
+
+# How much a detected face must share with the box Encode was given (intersection over union) to
+# be the face in that box. Identify's own boxes come back exactly (1.0) while the file is unchanged.
+MIN_BOX_OVERLAP = 0.5
+
+# The smallest box side Encode accepts: dlib's detectors find no face under about 20 px (HOG with
+# one upsample), so a smaller box is a mistake, and its 5 landmarks would be noise.
+MIN_FACE_SIDE = 20
+
+
 @dataclass(frozen=True)
 class Box:
     top: int
@@ -56,6 +69,30 @@ class Box:
     @property
     def area(self) -> int:
         return max(0, self.bottom - self.top) * max(0, self.right - self.left)
+
+    def overlap(self, other: Box) -> float:
+        """Intersection over union: 1.0 for the same box, 0.0 for boxes that do not touch."""
+        inner = Box(
+            max(self.top, other.top),
+            min(self.right, other.right),
+            min(self.bottom, other.bottom),
+            max(self.left, other.left),
+        ).area
+        return inner / (self.area + other.area - inner) if inner else 0.0
+
+    def check_fits(self, height: int, width: int) -> None:
+        """BadFaceBox, saying what is wrong, unless the box lies inside a height x width picture
+        and each side is at least MIN_FACE_SIDE pixels."""
+        if not (0 <= self.left < self.right <= width and 0 <= self.top < self.bottom <= height):
+            raise BadFaceBox(
+                f"face box (top {self.top}, right {self.right}, bottom {self.bottom}, left {self.left})"
+                f" is not inside the {width}x{height} upright picture; give a box from Identify's faces"
+            )
+        if min(self.right - self.left, self.bottom - self.top) < MIN_FACE_SIDE:
+            raise BadFaceBox(
+                f"face box {self.right - self.left}x{self.bottom - self.top} px is too small to hold a"
+                f" face; each side must be at least {MIN_FACE_SIDE} px"
+            )
 
 
 @dataclass(frozen=True)
@@ -209,6 +246,22 @@ class FaceDetector:
             largest = max(boxes, key=lambda b: b.area)
             [[encoding]] = self._encode_many([image], [[largest]])
         return FoundFace(largest, np.asarray(encoding, dtype=np.float64)), len(boxes)
+
+    def encode_box(self, image: np.ndarray, box: Box) -> FoundFace:
+        """The face in `box` (pixels of the upright picture): the detected face that overlaps it
+        most, so that what gets enrolled is a face even if the file changed since the box was
+        found. BadFaceBox when the box does not fit the picture, NoFaceFound when no face is in it."""
+        box.check_fits(*image.shape[:2])
+        with self._dlib_lock:
+            [boxes] = self._locate_many([image])
+            best = max(boxes, key=box.overlap, default=None)
+            if best is None or box.overlap(best) < MIN_BOX_OVERLAP:
+                raise NoFaceFound(
+                    f"no face found in the box (top {box.top}, right {box.right}, bottom {box.bottom},"
+                    f" left {box.left}); the picture may have changed since: identify it again"
+                )
+            [[encoding]] = self._encode_many([image], [[best]])
+        return FoundFace(best, np.asarray(encoding, dtype=np.float64))
 
     def _encode_many(self, images: list[np.ndarray], boxes: list[list[Box]]) -> list[list[np.ndarray]]:
         """One 128-d encoding per box, as face_recognition.face_encodings computes it (5-point

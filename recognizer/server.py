@@ -114,7 +114,11 @@ class RecognizerServicer(pb_grpc.RecognizerServicer):
         with _rpc("Encode", request.image_path, context), self._watchdog.track():
             detector, _, _ = self._ready()
             image = self._load(request.image_path)
-            face, count = detector.encode_largest(image)
+            if request.HasField("box"):
+                b = request.box
+                face, count = detector.encode_box(image, Box(b.top, b.right, b.bottom, b.left)), 0
+            else:
+                face, count = detector.encode_largest(image)
             return pb.EncodeResponse(
                 encoding=face.encoding.tolist(), box=_pb_box(face.box), faces_found=count
             )

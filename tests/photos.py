@@ -108,3 +108,15 @@ def rgb_pixels(path: Path) -> np.ndarray:
     """A photo's stored pixels as an RGB array (no EXIF applied)."""
     with Image.open(path) as img:
         return np.asarray(img.convert("RGB"))
+
+
+def beside_smaller(left: Path, right: Path, out: Path, right_height: int = 400) -> None:
+    """Two people in one picture: `left` at full size, `right` scaled to `right_height` beside it,
+    so that the right-hand face is the smaller one (not the one Encode picks without a box)."""
+    with Image.open(left) as big, Image.open(right) as small:
+        big, small = big.convert("RGB"), small.convert("RGB")
+        small = small.resize((round(small.width * right_height / small.height), right_height))
+        canvas = Image.new("RGB", (big.width + small.width, max(big.height, right_height)), "white")
+        canvas.paste(big, (0, 0))
+        canvas.paste(small, (big.width, 0))
+    canvas.save(out, quality=92)

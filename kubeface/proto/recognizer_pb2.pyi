@@ -85,10 +85,12 @@ class IdentifyResponse(_message.Message):
     def __init__(self, faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., known_faces: _Optional[int] = ..., tolerance: _Optional[float] = ..., detection_model: _Optional[str] = ..., gallery_last_id: _Optional[int] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ...) -> None: ...
 
 class EncodeRequest(_message.Message):
-    __slots__ = ("image_path",)
+    __slots__ = ("image_path", "box")
     IMAGE_PATH_FIELD_NUMBER: _ClassVar[int]
+    BOX_FIELD_NUMBER: _ClassVar[int]
     image_path: str
-    def __init__(self, image_path: _Optional[str] = ...) -> None: ...
+    box: Box
+    def __init__(self, image_path: _Optional[str] = ..., box: _Optional[_Union[Box, _Mapping]] = ...) -> None: ...
 
 class EncodeResponse(_message.Message):
     __slots__ = ("encoding", "box", "faces_found")

@@ -60,8 +60,10 @@ class RecognizerServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Encode(self, request, context):
-        """The encoding of the largest face in an image, for enrolling a known person.
-        FAILED_PRECONDITION when the image holds no face.
+        """The encoding of one face in an image, for enrolling a known person: the face in `box` when
+        the request gives one, else the largest face found.
+        FAILED_PRECONDITION when no box is given and the image holds no face; INVALID_ARGUMENT when
+        the box is not inside the picture or is too small to hold a face.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -39,11 +39,12 @@ def test_requeue_all_failed_moves_each_row_once(mesh):
         assert mesh.wait_final(image_id)["attempts"] >= 2
 
 
-def test_enrolling_from_an_image_refuses_a_face_that_is_not_the_largest(mesh):
+def test_enrolling_from_an_image_refuses_a_face_index_it_does_not_have(mesh):
     two = mesh.wait_final(mesh.post("two_faces.jpg")["id"])
     with mesh.api() as api:
         answer = api.post(f"/image/{two['id']}/enroll", json={"name": "admin_nobody", "face": 5})
         assert answer.status_code == 422 and "2 face(s)" in answer.json()["error"]
+        assert "pick a face index from 0 to 1" in answer.json()["error"]
     assert not mesh.sql("SELECT id FROM person WHERE name = 'admin_nobody'")
 
 

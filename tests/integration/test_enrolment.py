@@ -109,5 +109,6 @@ def test_enrolling_from_an_image_whose_face_is_gone_is_the_callers_problem_not_a
     with mesh.api() as api:
         answer = api.post(f"/image/{image['id']}/enroll", json={"name": name, "face": 0})
     assert answer.status_code == 422, answer.text
-    assert "no face" in answer.json()["error"]
+    # The stored face box no longer fits the (smaller) file: the answer says so and what to do.
+    assert "not inside" in answer.json()["error"] and "re-queue" in answer.json()["error"]
     assert not mesh.sql("SELECT id FROM person WHERE name = %s", (name,))

@@ -211,7 +211,7 @@ def test_a_taken_name_is_refused_and_adding_to_a_person_is_its_own_form(mesh):
         assert f'<option value="{person}">frontend_lin</option>' in page
         taken = client.post(f"/image/{image['id']}/enroll", data={"name": "frontend_lin", "face": "0"})
         assert taken.status_code == 409 and "already enrolled" in taken.text
-        assert "Add this face to a person" in taken.text
+        assert "Add to existing person" in taken.text
         added = client.post(f"/image/{image['id']}/add-to-person", data={"person_id": person, "face": "0"})
         assert added.status_code == 303 and "done=added" in added.headers["location"]
         assert "frontend_lin" in client.get(added.headers["location"]).text

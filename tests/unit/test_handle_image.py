@@ -231,6 +231,20 @@ def test_no_match_from_a_recognizer_behind_enrolment_waits_for_it_to_catch_up():
     assert (row.status, row.attempts) == (ImageStatus.QUEUED, 0)
 
 
+# 9b
+@pytest.mark.parametrize("matched", [False, True])
+def test_a_face_beside_a_known_one_waits_for_a_recognizer_behind_enrolment(matched):
+    """Enrolling the second face of a PROCESSED picture re-queues it; a recognizer that has not
+    loaded the new face yet must not record that face as before (unknown, or someone else)."""
+    table = Table(newest_enrolled_id=6)
+    image_id = table.add()
+    reply = pb.IdentifyResponse(faces=[_face(True, 1, 0.3), _face(matched, 2, 0.5)], gallery_last_id=5)
+    assert _handle(table, image_id, Recognizer(reply)) == Requeue(2, "recognizer behind enrolment")
+    assert table.rows[image_id].status is ImageStatus.QUEUED
+    caught_up = pb.IdentifyResponse(faces=[_face(True, 1, 0.3), _face(True, 3, 0.0)], gallery_last_id=6)
+    assert _handle(table, image_id, Recognizer(caught_up)) == Finish("PROCESSED")
+
+
 # 10
 def test_no_match_from_a_recognizer_that_cannot_say_how_far_it_loaded_is_pending():
     table = Table(newest_enrolled_id=6)
