@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -17,7 +18,8 @@ from contextlib import contextmanager
 import nsq  # type: ignore[import-untyped,unused-ignore]  # pynsq ships no type information
 from prometheus_client import Counter, Gauge
 
-from kubeface.outcomes import OutcomeEvent
+from kubeface.outcomes import OutcomeEvent, OutcomePublisher
+from kubeface.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +139,12 @@ class OutcomeHub:
 
 
 def ephemeral_channel(service: str) -> str:
-    """This replica's own channel: gone from nsqd when the replica disconnects."""
-    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())[:40]
-    return f"{service}-{host}#ephemeral"
+    """This process's own channel: gone from nsqd when it disconnects.
+
+    Host and pid: two processes on one channel would share its messages, each seeing only some.
+    """
+    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())[:32]
+    return f"{service}-{host}-{os.getpid()}#ephemeral"
 
 
 def start_outcome_reader(
@@ -164,4 +169,17 @@ def start_outcome_reader(
         lookupd_poll_interval=5,
         max_in_flight=100,
         output_buffer_timeout=25,  # nsqd's smallest: a waiter should hear at once
+    )
+
+
+async def read_outcomes(settings: Settings, hub: OutcomeHub, service: str) -> nsq.Reader:
+    """Subscribe this replica of `service` to the outcome stream, feeding `hub`.
+
+    The topic is created first, so that nsqlookupd knows it before the first outcome.
+    """
+    topic = OutcomePublisher(settings.nsqd_http_address, settings.nsq_outcomes_topic)
+    await asyncio.to_thread(topic.ensure_topic)
+    topic.close()
+    return start_outcome_reader(
+        hub, settings.nsq_outcomes_topic, ephemeral_channel(service), settings.nsqlookupd_http_addresses
     )

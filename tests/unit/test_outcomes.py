@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import pytest
 
@@ -152,3 +153,13 @@ def test_a_publish_nsqd_refuses_is_logged_not_raised(caplog):
     publisher.publish(EVENT)  # nothing listens there
     publisher.close()
     assert "outcome not published" in caplog.text
+
+
+def test_each_process_reads_the_stream_on_a_channel_of_its_own():
+    """Two replicas on one channel would split the messages between them (NSQ's channels)."""
+    from kubeface.outcome_stream import ephemeral_channel
+
+    channel = ephemeral_channel("frontend")
+    assert channel.endswith("#ephemeral") and len(channel) <= 64  # nsqd's limit on channel names
+    assert channel != ephemeral_channel("receiver")
+    assert str(os.getpid()) in channel
