@@ -6,14 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import nsq
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from kubeface.body_limit import BodySizeLimit
 from kubeface.http_metrics import install_http_metrics, install_probes
-from kubeface.outcome_stream import OutcomeHub, ephemeral_channel, start_outcome_reader
-from kubeface.outcomes import OutcomePublisher
+from kubeface.outcome_stream import OutcomeHub, read_outcomes
 from kubeface.queue import PublishError
 from kubeface.request_ids import install_request_ids
 from kubeface.settings import Settings
@@ -40,7 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
         except PublishError as exc:
             log.warning("could not create the topic yet; the first post will: %s", exc)
         app.state.receiver = state
-        reader = await _read_outcomes(settings, outcomes)
+        reader = await read_outcomes(settings, outcomes, "receiver")
         yield
         outcomes.close()
         reader.close()
@@ -68,13 +66,3 @@ def create_app(settings: Settings) -> FastAPI:
     install_probes(app, lambda request: request.app.state.receiver.db)
 
     return app
-
-
-async def _read_outcomes(settings: Settings, hub: OutcomeHub) -> nsq.Reader:
-    """Subscribe this replica to the outcome stream (created first, so nsqlookupd knows it)."""
-    topic = OutcomePublisher(settings.nsqd_http_address, settings.nsq_outcomes_topic)
-    await run_in_threadpool(topic.ensure_topic)
-    topic.close()
-    return start_outcome_reader(
-        hub, settings.nsq_outcomes_topic, ephemeral_channel("receiver"), settings.nsqlookupd_http_addresses
-    )
