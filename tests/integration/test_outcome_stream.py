@@ -147,3 +147,28 @@ def test_sigterm_answers_waiters_with_the_current_state_and_exits_cleanly(mesh):
     assert "error" not in result, result
     assert result["value"].status_code == 200
     assert result["value"].json()["status"] == "QUEUED"
+
+
+def test_clients_over_the_limit_get_503_with_retry_after(mesh):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    instance = f"receiver-{port}"
+    mesh.start(
+        "receiver", instance=instance, env={"RECEIVER_PORT": str(port), "OUTCOME_MAX_SUBSCRIBERS": "1"}
+    )
+    try:
+        image_id = mesh.post(_photo(mesh))["id"]
+        with httpx.stream("GET", f"{url}/events", timeout=30) as stream:
+            assert stream.status_code == 200
+            wait_until(lambda: _subscribers(url) > 0, 30, "the stream subscribed")
+            for refused in (
+                httpx.get(f"{url}/events"),
+                httpx.get(f"{url}/image/{image_id}", params={"wait": 5}),
+            ):
+                assert refused.status_code == 503
+                assert refused.headers["retry-after"] == "5"
+                assert "clients are waiting or streaming" in refused.json()["error"]
+        # A plain read never waits, so it is never refused.
+        assert httpx.get(f"{url}/image/{image_id}").status_code == 200
+    finally:
+        mesh.stop(instance)
