@@ -7,6 +7,7 @@ import logging
 import uvicorn
 
 from frontend.app import create_app
+from kubeface.graceful import NotifyingServer
 from kubeface.logs import configure_logging
 from kubeface.settings import Settings, load_settings
 
@@ -21,13 +22,15 @@ def run(settings: Settings) -> None:
     except ValueError as exc:  # an unsafe configuration: say what to set, without a traceback
         log.critical("the frontend refuses to start: %s", exc)
         raise SystemExit(1) from exc
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.bind_host,
         port=settings.frontend_port,
         log_config=None,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
+    # SIGTERM ends the open event streams first, so the shutdown does not wait on them.
+    NotifyingServer(config, on_exit=app.state.outcomes.close).run()
 
 
 def main() -> None:

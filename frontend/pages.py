@@ -63,6 +63,12 @@ def render(request: Request, template: str, context: dict, status_code: int = 20
     return TEMPLATES.TemplateResponse(request, template, {**shared, **context}, status_code=status_code)
 
 
+def _counts(request: Request, state: FrontendState) -> dict[str, int]:
+    """A page load reads the counts; a live update (live.js, after an outcome event, in every
+    open tab) takes the counts the events moved, re-read at most every few seconds."""
+    return state.counts.current() if request.headers.get("X-Live") else state.counts.read_now()
+
+
 def not_found(request: Request, what: str) -> HTMLResponse:
     return render(request, "not_found.html", {"what": what}, status_code=404)
 
@@ -82,7 +88,8 @@ def results(
     page = results_page(state.db, flt, state.page_size)
     context = {
         "page": page,
-        "counts": status_counts(state.db),
+        # A live update (live.js, after an outcome event) takes the counts the events moved.
+        "counts": _counts(request, state),
         "filter": flt,
         "statuses": list(ImageStatus),
         "q": q,
@@ -129,7 +136,7 @@ def system(request: Request):
     return render(
         request,
         "system.html",
-        {"snap": snapshot, "counts": status_counts(state.db), "recent_minutes": RECENT_MINUTES},
+        {"snap": snapshot, "counts": _counts(request, state), "recent_minutes": RECENT_MINUTES},
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from frontend.access import operator_credentials
+from frontend.live_counts import LiveCounts
 from frontend.operator import ReceiverClient
+from frontend.queries import status_counts
 from frontend.thumbnails import Thumbnailer
 from kubeface.db import Database
 from kubeface.settings import Settings
@@ -20,16 +22,19 @@ class FrontendState:
     endpoints: Endpoints
     page_size: int
     operator: bool  # an operator login is set: the write forms are shown and accepted
+    counts: LiveCounts
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FrontendState:
+        db = Database(settings)
         return cls(
-            db=Database(settings),
+            db=db,
             thumbnails=Thumbnailer.from_settings(settings),
             receiver=ReceiverClient(settings),
             endpoints=Endpoints.from_settings(settings),
             page_size=settings.frontend_page_size,
             operator=operator_credentials(settings) is not None,
+            counts=LiveCounts(db, status_counts, settings.frontend_counts_max_age_seconds),
         )
 
     def close(self) -> None:

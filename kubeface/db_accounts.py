@@ -30,6 +30,7 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ("SELECT, UPDATE", "images"),  # claim, release, complete
         ("SELECT, INSERT, DELETE", "faces"),
         ("SELECT (id)", "person_images"),  # is the recognizer behind the newest enrolment?
+        ("SELECT (id, name)", "person"),  # the name in the outcome event (kubeface/outcomes.py)
     ],
     "recognizer": [
         _SCHEMA_VERSION,

@@ -56,6 +56,19 @@ class Settings(BaseSettings):
     nsqlookupd_http_addresses: Annotated[list[str], NoDecode] = ["127.0.0.1:4161"]
     nsq_topic: str = "images"
     nsq_channel: str = "processor"
+    # The processor publishes each committed outcome here (kubeface/outcomes.py); the receiver
+    # (GET /image/{id}?wait, /events) and the frontend (/events) read it on ephemeral channels.
+    nsq_outcomes_topic: str = "outcomes"
+    # Per receiver or frontend replica: clients waiting (?wait) or streaming (/events) at once;
+    # one more gets 503 with Retry-After.
+    outcome_max_subscribers: int = Field(default=1000, ge=1)
+    # Events buffered for one /events client; a client that falls this far behind is dropped.
+    outcome_client_buffer: int = Field(default=256, ge=1)
+    # How often /events sends a comment line, so that proxies keep an idle stream open.
+    events_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # The frontend re-reads its status counts at most this often; between reads it moves them by
+    # the outcome events, so an open page costs no GROUP BY per event.
+    frontend_counts_max_age_seconds: float = Field(default=10.0, gt=0)
 
     # When set, the receiver's write endpoints need `Authorization: Bearer <API_TOKEN>`.
     api_token: SecretStr | None = None

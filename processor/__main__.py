@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from dataclasses import replace
 
 from kubeface import malloc
 from kubeface.db import Database
 from kubeface.logs import configure_logging
 from kubeface.memory_debug import start_memory_reporter
+from kubeface.outcomes import OutcomePublisher
 from kubeface.recognizer_breaker import connect_with_breaker
 from kubeface.settings import Settings, load_settings
+from processor.announce import OutcomeAnnouncer
 from processor.consumer import ImageConsumer
-from processor.handler import HandlerConfig
+from processor.handler import MYSQL_ROWS, HandlerConfig
 from processor.health import Readiness, health_app
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,8 @@ async def run(settings: Settings) -> None:
     db = Database(settings)
     await loop.run_in_executor(None, db.wait_until_reachable)
     recognizer = connect_with_breaker(settings)
+    outcomes = OutcomePublisher(settings.nsqd_http_address, settings.nsq_outcomes_topic)
+    await loop.run_in_executor(None, outcomes.ensure_topic)
     consumer = ImageConsumer(
         topic=settings.nsq_topic,
         channel=settings.nsq_channel,
@@ -48,6 +53,7 @@ async def run(settings: Settings) -> None:
             gallery_catch_up_seconds=settings.gallery_catch_up_seconds,
         ),
         msg_timeout_seconds=settings.nsq_msg_timeout_seconds,
+        rows=replace(MYSQL_ROWS, announce=OutcomeAnnouncer(db, outcomes)),
     )
     readiness.ready = True
     log.info(
@@ -58,6 +64,7 @@ async def run(settings: Settings) -> None:
     log.info("SIGTERM: stopping")
     await consumer.drain()
     recognizer.close()
+    outcomes.close()
     db.close()
     http_server.stop()
     if trimmer is not None:

@@ -14,7 +14,7 @@ from kubeface.db import Database
 from kubeface.logs import new_request_id, request_id_var
 from kubeface.queue import ImageMessage
 from kubeface.recognizer_client import RecognizerClient
-from processor.handler import Finish, HandlerConfig, Outcome, Requeue, handle_image
+from processor.handler import MYSQL_ROWS, Finish, HandlerConfig, ImageRows, Outcome, Requeue, handle_image
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,10 @@ class ImageConsumer:
         recognizer: RecognizerClient,
         config: HandlerConfig,
         msg_timeout_seconds: float,
+        rows: ImageRows = MYSQL_ROWS,
     ) -> None:
         self._db = db
+        self._rows = rows
         self._recognizer = recognizer
         self._config = config
         self._workers = workers
@@ -91,7 +93,7 @@ class ImageConsumer:
         # Worker threads do not inherit the loop's context; bind the request id here.
         token = request_id_var.set(message.request_id or new_request_id())
         try:
-            return handle_image(message.image_id, self._db, self._recognizer, self._config)
+            return handle_image(message.image_id, self._db, self._recognizer, self._config, self._rows)
         finally:
             request_id_var.reset(token)
 

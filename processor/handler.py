@@ -68,6 +68,8 @@ class ImageRows:
     complete: Callable[..., bool] = complete_image
     release: Callable[..., bool] = release_claim
     newest_enrolled_id: Callable[[Database], int] = newest_enrolled_id
+    # Called after an outcome is committed (the outcome stream); must not raise.
+    announce: Callable[[int, ImageStatus, int | None, str | None], None] = lambda *outcome: None
 
 
 MYSQL_ROWS = ImageRows()
@@ -212,6 +214,7 @@ def _record(db: Database, rows: ImageRows, claim: Claim, status: ImageStatus, **
                 "attempt": claim.attempts,
             },
         )
+        rows.announce(claim.image_id, status, outcome.get("person_id"), outcome.get("detail"))
         return Finish(status.value)
     # The lease ran out and another processor took the row over; its result stands.
     log.warning("claim lost before the result was written", extra={"image_id": claim.image_id})

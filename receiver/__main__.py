@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from kubeface.graceful import NotifyingServer
 from kubeface.logs import configure_logging
 from kubeface.settings import Settings, load_settings
 from receiver.app import create_app
@@ -13,8 +14,9 @@ SHUTDOWN_GRACE_SECONDS = 15
 
 
 def run(settings: Settings) -> None:
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.bind_host,
         port=settings.receiver_port,
         log_config=None,  # keep our JSON logging
@@ -24,6 +26,8 @@ def run(settings: Settings) -> None:
         loop="uvloop",  # both pinned in pyproject: named here so that a missing one fails loudly
         http="httptools",
     )
+    # SIGTERM ends waits and event streams first (answered with the current state).
+    NotifyingServer(config, on_exit=app.state.outcomes.close).run()
 
 
 def main() -> None:

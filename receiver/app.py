@@ -11,10 +11,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from kubeface.body_limit import BodySizeLimit
 from kubeface.http_metrics import install_http_metrics, install_probes
+from kubeface.outcome_stream import OutcomeHub, read_outcomes
 from kubeface.queue import PublishError
 from kubeface.request_ids import install_request_ids
 from kubeface.settings import Settings
-from receiver import admin_routes, upload_routes
+from receiver import admin_routes, outcome_routes, upload_routes
 from receiver.auth import WriteTokenGuard
 from receiver.errors import install_error_handlers
 from receiver.people_routes import router as people_router
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
+    outcomes = OutcomeHub(settings.outcome_max_subscribers, settings.outcome_client_buffer)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = ReceiverState.from_settings(settings)
@@ -35,10 +38,15 @@ def create_app(settings: Settings) -> FastAPI:
         except PublishError as exc:
             log.warning("could not create the topic yet; the first post will: %s", exc)
         app.state.receiver = state
+        reader = await read_outcomes(settings, outcomes, "receiver")
         yield
+        outcomes.close()
+        reader.close()
         state.close()
 
     app = FastAPI(title="kubeface receiver", version="1.0", lifespan=lifespan)
+    app.state.outcomes = outcomes  # before start: SIGTERM closes it (receiver/__main__.py)
+    app.state.events_heartbeat_seconds = settings.events_heartbeat_seconds
     install_error_handlers(app)
     install_http_metrics(app)
     install_request_ids(app)
@@ -51,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
     token = settings.api_token.get_secret_value() if settings.api_token else None
     writes_need_token = Depends(WriteTokenGuard(token))
     app.include_router(router, dependencies=[writes_need_token])
+    app.include_router(outcome_routes.router, dependencies=[writes_need_token])
     app.include_router(people_router, dependencies=[writes_need_token])
     app.include_router(admin_routes.router, dependencies=[writes_need_token])
     app.include_router(upload_routes.router, dependencies=[writes_need_token])

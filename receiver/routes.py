@@ -1,4 +1,5 @@
-"""The receiver's HTTP routes: post images, read one back. People are in people_routes.py."""
+"""The receiver's HTTP routes: post images. Reading them back is in outcome_routes.py, people in
+people_routes.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from kubeface.images import Posted, get_image
+from kubeface.images import Posted
 from kubeface.paths import MAX_PATH_LENGTH, PathRejected, resolve_image_path
 from kubeface.text import require_name, shown
 from receiver.errors import ApiError
@@ -90,11 +91,3 @@ def _checked_paths(image_root: Path, raws: list[str]) -> tuple[list[dict], dict[
         except PathRejected as exc:
             results.append({"path": shown(raw), "error": str(exc)})
     return results, accepted
-
-
-@router.get("/image/{image_id}")
-def read_image(image_id: int, request: Request) -> dict:
-    image = get_image(_state(request).db, image_id)
-    if image is None:
-        raise ApiError(404, f"no image with id {image_id}")
-    return image

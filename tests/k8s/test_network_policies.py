@@ -18,10 +18,23 @@ OVERLAY = "production"
 DNS = "kube-system/kube-dns"
 MYSQL = "mysql"  # the external server, wherever its ipBlock points
 
+# A consumer of the outcome stream finds nsqd through nsqlookupd and reads it over TCP.
+OUTCOME_STREAM = {("nsqlookupd", "http"), ("nsqd", "tcp")}
 # What each pod connects to (besides DNS): the code's clients, by their settings.
 NEEDS = {
-    "receiver": {(MYSQL, "mysql"), ("nsqd", "http"), ("recognizer", "grpc")},
-    "processor": {(MYSQL, "mysql"), ("nsqlookupd", "http"), ("nsqd", "tcp"), ("recognizer", "grpc")},
+    "receiver": {
+        (MYSQL, "mysql"),
+        ("nsqd", "http"),
+        ("recognizer", "grpc"),
+        *OUTCOME_STREAM,  # ?wait and /events
+    },
+    "processor": {
+        (MYSQL, "mysql"),
+        ("nsqlookupd", "http"),
+        ("nsqd", "tcp"),
+        ("nsqd", "http"),  # publishes outcomes
+        ("recognizer", "grpc"),
+    },
     "recognizer": {(MYSQL, "mysql")},
     "frontend": {
         (MYSQL, "mysql"),
@@ -29,6 +42,7 @@ NEEDS = {
         ("nsqd", "http"),  # /stats
         ("processor", "metrics"),
         ("recognizer", "metrics"),
+        *OUTCOME_STREAM,  # live pages
     },
     "retry": {(MYSQL, "mysql"), ("nsqd", "http")},
     "migrate": {(MYSQL, "mysql")},
