@@ -20,7 +20,7 @@ from frontend.queries import (
 )
 from frontend.state import FrontendState
 from frontend.thumbnails import PreviewUnavailable
-from kubeface.images import ImageStatus, get_image, status_counts
+from kubeface.images import ImageStatus, get_image
 from kubeface.system import RECENT_MINUTES, take_snapshot
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")

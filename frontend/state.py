@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from frontend.access import operator_credentials
 from frontend.live_counts import LiveCounts
 from frontend.operator import ReceiverClient
-from frontend.queries import status_counts
 from frontend.thumbnails import Thumbnailer
 from kubeface.db import Database
+from kubeface.images import status_counts
 from kubeface.settings import Settings
 from kubeface.system import Endpoints
 
