@@ -74,7 +74,7 @@ def test_thumbnails_are_made_from_the_file_and_cached(mesh, processed):
 
 def test_image_page_labels_each_face(mesh, processed):
     image, _ = processed
-    two = mesh.wait_final(mesh.post("two_faces.jpg")["id"])
+    two = mesh.wait_final(mesh.post(mesh.photo_copy("two_faces.jpg"))["id"])
     html = httpx.get(f"{mesh.frontend_url}/image/{two['id']}").text
     assert html.count('<rect class="box"') == 2
     assert "obama " in html and "unknown" in html
