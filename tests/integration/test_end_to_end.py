@@ -73,16 +73,17 @@ def test_shared_two_people_photo_yields_two_faces(mesh):
 
 
 def test_duplicate_post_returns_the_same_record(mesh):
-    first = mesh.post("obama_partial_face.jpg")
+    path = mesh.photo_copy("obama_partial_face.jpg")
+    first = mesh.post(path)
     with mesh.api() as api:
-        again = api.post("/image/post", json={"path": "obama_partial_face.jpg"})
-        absolute = api.post("/image/post", json={"path": str(mesh.image_root / "obama_partial_face.jpg")})
+        again = api.post("/image/post", json={"path": path})
+        absolute = api.post("/image/post", json={"path": str(mesh.image_root / path)})
     assert again.status_code == 200
     assert again.json()["id"] == first["id"]
     assert absolute.json()["id"] == first["id"]
     assert again.json()["duplicate"] is True
     mesh.wait_final(first["id"])
-    assert len(mesh.sql("SELECT id FROM images WHERE path = 'obama_partial_face.jpg'")) == 1
+    assert len(mesh.sql("SELECT id FROM images WHERE path = %s", (path,))) == 1
 
 
 @pytest.mark.parametrize(
@@ -121,7 +122,8 @@ def test_bad_requests_get_a_clear_json_4xx(mesh, body):
 
 def test_batch_post_answers_per_item(mesh):
     with mesh.api() as api:
-        response = api.post("/images/post", json={"paths": ["obama_partial_face2.jpg", "../nope.jpg"]})
+        paths = [mesh.photo_copy("obama_partial_face2.jpg"), "../nope.jpg"]
+        response = api.post("/images/post", json={"paths": paths})
     assert response.status_code == 200
     body = response.json()
     assert (body["accepted"], body["refused"]) == (1, 1)

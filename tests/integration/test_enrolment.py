@@ -80,7 +80,7 @@ def test_enrolment_is_refreshed_when_rows_are_added_without_encodings(mesh):
     # Remove the look-alike again; the recognizer notices the deletion and reloads its gallery.
     mesh.sql("DELETE FROM person WHERE name = 'obama_sql'")
     time.sleep(1.5)
-    image = mesh.wait_final(mesh.post("obama_partial_face2.jpg")["id"])
+    image = mesh.wait_final(mesh.post(mesh.photo_copy("obama_partial_face2.jpg"))["id"])
     assert image["person"] == "obama"
 
 
