@@ -312,7 +312,7 @@ def _start_mesh(
     mysql_root(sock, _sql_script(account_statements("kubeface", passwords, "127.0.0.1")))
     for name in ("recognizer", "receiver", "processor", "frontend"):
         mesh.start(name)
-    # Only Obama is known at first: Biden's photos are the strangers' until a test enrols him.
+    # Obama is known to every test; Biden to none (tests.photos.NEVER_ENROLLED).
     with mesh.api() as api:
         enrolled = api.post("/person", json={"name": "obama", "paths": ["known/obama.jpg"]})
         assert enrolled.status_code == 201, enrolled.text
