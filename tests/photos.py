@@ -7,6 +7,7 @@ import shutil
 import socket
 import struct
 import tempfile
+import uuid
 import zlib
 from pathlib import Path
 
@@ -18,6 +19,45 @@ from kubeface.samples import SDIST_PHOTOS, sdist_photos, side_by_side
 from tests.servers import REPO
 
 SHARED_FACES = REPO.parent / "shared" / "faces"
+
+# Enrolment is global: a face one test enrols is known to every later test, whatever its name.
+# So each sample face has one role, and a test's outcome never depends on which tests ran first.
+# Faces no test enrols under ANY name: a test may expect these to be unknown. The sdist holds
+# only Obama (enrolled for the session) and Biden, so Biden is the stranger.
+NEVER_ENROLLED = (
+    "biden.jpg",
+    "known/biden.jpg",
+    "two_faces.jpg",  # Obama on the left, Biden on the right
+    "shared/biden.jpg",
+    "shared/two_people.jpg",
+    "shared/people/biden/biden2.jpg",
+)
+# Enrolled by several tests, each under a name of its own; no test asserts who it is recognised
+# as, nor that it is unknown.
+SPARE_FACE = "shared/lin-manuel-miranda.png"
+# Faces owned by one test each, which enrols them and then expects them to be recognised.
+ENROLMENT_FACE = "shared/people/alex_lacamoire/img1.jpg"  # test_enrolment; posts the next one
+ENROLMENT_FACE_OTHER_PHOTO = "shared/alex-lacamoire.png"
+CLI_FACES = "shared/people/kit_harington"  # test_cli's enroll --from-dir
+BROWSER_FACES = "shared/people/rose_leslie"  # tests/browser: PENDING first, then enrolled
+
+
+def unique_name(prefix: str) -> str:
+    """A person name (or path part) no other test uses: tests isolate by their own data."""
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def photo_copy(image_root: Path, sample: str, folder: str = "copies") -> str:
+    """A copy of `sample` at a path of its own under `image_root`, relative to it.
+
+    Posting it makes a row of this test's own: a post of a path some other test posted first
+    answers with that test's row and outcome.
+    """
+    relative = f"{folder}/{unique_name('t')}/{Path(sample).name}"
+    target = image_root / relative
+    target.parent.mkdir(parents=True)
+    shutil.copy(image_root / sample, target)
+    return relative
 
 
 def populate_image_root(root: Path) -> None:

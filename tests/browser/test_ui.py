@@ -76,7 +76,7 @@ def test_image_page_draws_labelled_face_boxes(mesh, ui, seeded, page, screenshot
     assert page.locator("svg rect.box").count() == 2
     labels = page.locator("svg text").all_text_contents()
     assert any(label.startswith("1: obama") or label.startswith("2: obama") for label in labels)
-    # The other face is Biden: "unknown" until a test enrols him, then his name.
+    # The other face is Biden, whom no test enrols (tests.photos.NEVER_ENROLLED): "unknown".
     with mesh.api() as api:
         faces = api.get(f"/image/{seeded['two_faces.jpg']}").json()["faces"]
     expected = sorted(face["person"] or "unknown" for face in faces)

@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+from tests.photos import CLI_FACES, SPARE_FACE, unique_name
+
 pytestmark = pytest.mark.mesh
 
 
@@ -48,23 +50,26 @@ def test_post_says_when_the_receiver_is_unreachable(mesh):
 
 
 def test_enroll_from_dir_enrols_one_person_per_folder(mesh):
-    shared = mesh.image_root / "shared" / "people"
-    if not (shared / "kit_harington").is_dir():
+    if not (mesh.image_root / CLI_FACES).is_dir():
         pytest.skip("../shared/faces is absent: the sdist's faces are all spoken for by other tests")
-    layout = mesh.image_root / "cli_known"
-    shutil.copytree(shared / "kit_harington", layout / "kit_harington")
-    shutil.copytree(shared / "alex_lacamoire", layout / "alex_lacamoire")
-    result = mesh.run("enroll", "--from-dir", "cli_known", "--json")
+    # The faces this test may enrol (tests.photos), each under a name of its own.
+    kit, lin = unique_name("cli_kit"), unique_name("cli_lin")
+    layout = mesh.image_root / unique_name("cli_known")
+    shutil.copytree(mesh.image_root / CLI_FACES, layout / kit)
+    (layout / lin).mkdir()
+    shutil.copy(mesh.image_root / SPARE_FACE, layout / lin / "img1.png")
+    result = mesh.run("enroll", "--from-dir", layout.name, "--json")
     assert result.returncode == 0, result.stderr
     enrolled = _json(result)
     assert enrolled["enrolled"] == 3
     names = {r["name"] for r in enrolled["results"]}
-    assert names == {"kit_harington", "alex_lacamoire"}
+    assert names == {kit, lin}
     rows = mesh.sql(
         "SELECT p.name, COUNT(*) AS n FROM person p JOIN person_images pi ON pi.person_id = p.id"
-        " WHERE p.name IN ('kit_harington', 'alex_lacamoire') GROUP BY p.name ORDER BY p.name"
+        " WHERE p.name IN (%s, %s) GROUP BY p.name ORDER BY p.name",
+        (kit, lin),
     )
-    assert [(r["name"], r["n"]) for r in rows] == [("alex_lacamoire", 1), ("kit_harington", 2)]
+    assert [(r["name"], r["n"]) for r in rows] == [(kit, 2), (lin, 1)]
 
 
 def test_enroll_with_a_photo_without_a_face_fails_and_says_why(mesh):

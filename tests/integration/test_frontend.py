@@ -8,14 +8,16 @@ import httpx
 import pytest
 
 from tests.conftest import OPERATOR, free_port
+from tests.photos import unique_name
 
 pytestmark = pytest.mark.mesh
 
 
 @pytest.fixture(scope="module")
 def processed(mesh):
-    image = mesh.wait_final(mesh.post("obama_partial_face2.jpg")["id"])
-    hostile = "<img src=x onerror=alert(1)>.jpg"
+    # Rows of this module's own (a post of a path posted before answers with the older row).
+    image = mesh.wait_final(mesh.post(mesh.photo_copy("obama_partial_face2.jpg"))["id"])
+    hostile = unique_name("frontend") + "<img src=x onerror=alert(1)>.jpg"
     (mesh.image_root / hostile).write_bytes(b"not an image")
     failed = mesh.wait_final(mesh.post(hostile)["id"])
     return image, failed
@@ -74,7 +76,7 @@ def test_thumbnails_are_made_from_the_file_and_cached(mesh, processed):
 
 def test_image_page_labels_each_face(mesh, processed):
     image, _ = processed
-    two = mesh.wait_final(mesh.post("two_faces.jpg")["id"])
+    two = mesh.wait_final(mesh.post(mesh.photo_copy("two_faces.jpg"))["id"])
     html = httpx.get(f"{mesh.frontend_url}/image/{two['id']}").text
     assert html.count('<rect class="box"') == 2
     assert "obama " in html and "unknown" in html
