@@ -32,6 +32,9 @@ NEVER_ENROLLED = (
     "shared/two_people.jpg",
     "shared/people/biden/biden2.jpg",
 )
+# Obama is enrolled once, as "obama", for the whole session: no test enrols his face (nor a
+# mirrored or edited copy of it) under another name, or his photos stop being "obama".
+SESSION_FACE = ("obama", "obama2.jpg")
 # Enrolled by several tests, each under a name of its own; no test asserts who it is recognised
 # as, nor that it is unknown.
 SPARE_FACE = "shared/lin-manuel-miranda.png"

@@ -7,7 +7,7 @@ import pytest
 
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
-from tests.photos import NEVER_ENROLLED
+from tests.photos import NEVER_ENROLLED, SESSION_FACE
 
 
 def _uses_mesh(request: pytest.FixtureRequest) -> bool:
@@ -19,11 +19,12 @@ def _uses_mesh(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def never_enrolled_faces_stay_unknown(request: pytest.FixtureRequest):
-    """After each mesh module: no enrolled person matches a face that tests expect to be unknown.
+def faces_keep_their_roles(request: pytest.FixtureRequest):
+    """After each mesh module: no enrolled person matches a face that tests expect to be unknown,
+    and the session's Obama is still recognised as "obama".
 
-    A module that enrolled one of them would make the stranger tests pass or fail by the order
-    the modules ran in; this names the module that did it.
+    A module that enrolled one of those faces (or a copy) under a name of its own would make
+    other tests pass or fail by the order the modules ran in; this names the module that did it.
     """
     if not _uses_mesh(request):
         yield
@@ -31,10 +32,21 @@ def never_enrolled_faces_stay_unknown(request: pytest.FixtureRequest):
     mesh = request.getfixturevalue("mesh")
     yield
     sample = NEVER_ENROLLED[0]
-    with grpc.insecure_channel(mesh.recognizer_address) as channel:
-        reply = pb_grpc.RecognizerStub(channel).Identify(pb.IdentifyRequest(image_path=sample), timeout=60)
-    matched = [face.nearest_person_name for face in reply.faces if face.matched]
+    matched = _names(mesh.recognizer_address, sample)
     assert not matched, (
         f"{request.module.__name__} left {sample} (a face in tests.photos.NEVER_ENROLLED) recognised"
         f" as {matched}: enrol one of the other faces under a name of the test's own"
     )
+    name, photo = SESSION_FACE
+    assert _names(mesh.recognizer_address, photo) == [name], (
+        f"{request.module.__name__} left {photo} recognised as {_names(mesh.recognizer_address, photo)},"
+        f" not {name!r}: it enrolled Obama's face (or a copy) under another name"
+    )
+
+
+def _names(recognizer_address: str, image_path: str) -> list[str]:
+    with grpc.insecure_channel(recognizer_address) as channel:
+        reply = pb_grpc.RecognizerStub(channel).Identify(
+            pb.IdentifyRequest(image_path=image_path), timeout=60
+        )
+    return [face.named.person_name for face in reply.faces if face.HasField("named")]
