@@ -24,6 +24,7 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ("SELECT, INSERT", "person"),
         ("SELECT, INSERT, UPDATE", "person_images"),  # enrolment upserts the cached encoding
         ("SELECT, UPDATE", "gallery_writes"),  # enrolments take its lock (kubeface/people.py)
+        ("SELECT, INSERT", "audit_log"),  # every write it makes is recorded (kubeface/audit.py)
     ],
     "processor": [
         _SCHEMA_VERSION,
@@ -43,6 +44,7 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ("SELECT, UPDATE", "images"),
         ("SELECT", "faces"),
         ("SELECT (created_at)", "person_images"),  # PENDING images older than the newest enrolment
+        ("INSERT", "audit_log"),  # each pass that re-queued something
     ],
     # Read-only; its operator actions go through the receiver. Not person_images.encoding: face
     # encodings are biometric data that no page shows (`encoded` says whether one is cached).
@@ -52,6 +54,7 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ("SELECT", "faces"),
         ("SELECT", "person"),
         ("SELECT (id, person_id, path, encoded, created_at)", "person_images"),
+        ("SELECT", "audit_log"),  # the audit page
     ],
 }
 
