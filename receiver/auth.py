@@ -1,4 +1,5 @@
-"""Bearer-token check for the receiver's write endpoints (when API_TOKEN is set)."""
+"""Bearer-token check for the receiver's write endpoints (when API_TOKEN is set), and who made
+a write, for the audit log."""
 
 from __future__ import annotations
 
@@ -6,9 +7,21 @@ import hmac
 
 from fastapi import Request
 
+from kubeface.audit import ACTOR_MAX, API_TOKEN_ACTOR, OPEN_ACTOR
+from kubeface.text import NotStorableText, require_name
 from receiver.errors import ApiError
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# The frontend names the signed-in operator here. Believed only with a valid token: a holder of
+# API_TOKEN is trusted to act for operators, and nobody else can set it.
+ACTOR_HEADER = "x-kubeface-actor"
+
+
+def actor_of(request: Request) -> str:
+    """Who the audit log names for this request: the operator the token holder acts for,
+    `api-token`, or `anonymous` when the receiver runs without API_TOKEN."""
+    actor = getattr(request.state, "actor", None)
+    return actor if isinstance(actor, str) else OPEN_ACTOR
 
 
 class WriteTokenGuard:
@@ -26,3 +39,17 @@ class WriteTokenGuard:
         # compare_digest takes the same time wherever the strings differ; never log the token.
         if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), self._expected):
             raise ApiError(401, "a valid bearer token is required: send 'Authorization: Bearer <API_TOKEN>'")
+        request.state.actor = _named_operator(request) or API_TOKEN_ACTOR
+
+
+def _named_operator(request: Request) -> str | None:
+    named = request.headers.get(ACTOR_HEADER)
+    if named is None:
+        return None
+    try:
+        require_name(named, ACTOR_HEADER)
+    except NotStorableText as exc:
+        raise ApiError(422, str(exc)) from exc
+    if not named.strip() or len(named) > ACTOR_MAX:
+        raise ApiError(422, f"{ACTOR_HEADER} must be an operator login of 1 to {ACTOR_MAX} characters")
+    return named
