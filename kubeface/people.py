@@ -105,3 +105,13 @@ def insert_person_images(cur: Cursor, person_id: int, images: list[EnrolledImage
         )
         image_ids.append(cur.lastrowid)
     return image_ids
+
+
+def cache_encoding(db: Database, person_image_id: int, encoding: np.ndarray) -> None:
+    """Store the encoding a recognizer had to compute for a photo enrolled without one; a row
+    that gained an encoding meanwhile keeps it."""
+    with db.transaction() as cur:
+        cur.execute(
+            "UPDATE person_images SET encoding = %s WHERE id = %s AND encoding IS NULL",
+            (encoding_to_bytes(encoding), person_image_id),
+        )

@@ -11,9 +11,10 @@ import faiss
 import numpy as np
 
 from kubeface.db import Database
-from kubeface.encodings import ENCODING_DIM, encoding_from_bytes, encoding_to_bytes, encodings_from_bytes
+from kubeface.encodings import ENCODING_DIM, encoding_from_bytes, encodings_from_bytes
 from kubeface.image_files import ImageFileError
 from kubeface.paths import ImagePath, PathRejected, resolve_image_path
+from kubeface.people import cache_encoding
 from recognizer.faces import ImageError
 
 log = logging.getLogger(__name__)
@@ -259,9 +260,5 @@ class GalleryStore:
                     "known face skipped: %s", exc, extra={"person_image_id": row["id"], "path": row["path"]}
                 )
                 return None
-            with self._db.transaction() as cur:
-                cur.execute(
-                    "UPDATE person_images SET encoding = %s WHERE id = %s AND encoding IS NULL",
-                    (encoding_to_bytes(encoding), row["id"]),
-                )
+            cache_encoding(self._db, row["id"], encoding)
         return KnownFace(row["id"], row["person_id"], row["name"], encoding)
