@@ -180,6 +180,17 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _refuse_uploads_the_recognizer_would_refuse(self) -> Settings:
+        # Otherwise an upload is accepted, stored and queued, only to end FAILED as too large.
+        if self.upload_max_bytes > self.image_max_bytes:
+            raise ValueError(
+                f"UPLOAD_MAX_BYTES ({self.upload_max_bytes}) is above IMAGE_MAX_BYTES"
+                f" ({self.image_max_bytes}), the largest file the recognizer reads; lower it or raise"
+                " IMAGE_MAX_BYTES"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
         if self.environment is not Environment.PRODUCTION:
             return self

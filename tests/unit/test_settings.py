@@ -80,3 +80,9 @@ def test_production_refuses_a_processor_lease_within_the_message_timeout(monkeyp
 def test_tests_may_shorten_the_retry_lease_in_development(monkeypatch):
     monkeypatch.setenv("RETRY_LEASE_SECONDS", "0.5")
     assert Settings(_env_file=None).retry_lease_seconds == 0.5
+
+
+def test_an_upload_cap_above_what_the_recognizer_reads_is_refused_naming_both():
+    with pytest.raises(ValueError, match="UPLOAD_MAX_BYTES .* IMAGE_MAX_BYTES"):
+        Settings(_env_file=None, upload_max_bytes=10_000_000, image_max_bytes=5_000_000)
+    assert Settings(_env_file=None, upload_max_bytes=5_000_000, image_max_bytes=5_000_000).upload_max_bytes
