@@ -11,11 +11,15 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 UPLOADS_DIR = "uploads"
 TEMP_PREFIX = ".upload-"
+# A temporary file untouched this long belongs to no live upload: a body that slow would have
+# been cut off by the server's timeouts long before.
+ABANDONED_AFTER_SECONDS = 3600.0
 # The longest signature below (WebP: "RIFF" + size + "WEBP").
 SNIFF_BYTES = 12
 
@@ -131,6 +135,23 @@ class UploadStore:
     def writer(self) -> UploadWriter:
         self.directory.mkdir(exist_ok=True)
         return UploadWriter(self.directory, self.max_bytes)
+
+    def remove_abandoned(self, older_than_seconds: float = ABANDONED_AFTER_SECONDS) -> list[str]:
+        """Remove temporary files a crashed receiver left behind; the names removed.
+
+        Only old ones: another replica sharing the volume may be writing a young one right now."""
+        if not self.directory.is_dir():
+            return []
+        cutoff = time.time() - older_than_seconds
+        removed = []
+        for leftover in self.directory.glob(f"{TEMP_PREFIX}*"):
+            try:
+                if leftover.lstat().st_mtime < cutoff:
+                    leftover.unlink()
+                    removed.append(leftover.name)
+            except FileNotFoundError:
+                continue  # another replica removed it first
+        return removed
 
     def store(self, data: bytes) -> StoredUpload:
         """Store bytes already in memory (tests, small files); same rules as a streamed upload."""

@@ -37,6 +37,8 @@ def create_app(settings: Settings) -> FastAPI:
             await run_in_threadpool(state.publisher.ensure_topic)
         except PublishError as exc:
             log.warning("could not create the topic yet; the first post will: %s", exc)
+        for leftover in await run_in_threadpool(state.uploads.remove_abandoned):
+            log.info("abandoned upload removed", extra={"file": leftover})
         app.state.receiver = state
         reader = await read_outcomes(settings, outcomes, "receiver")
         yield

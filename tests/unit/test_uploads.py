@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,18 @@ def test_an_abandoned_write_is_discarded(tmp_path: Path) -> None:
     assert len(_leftovers(store)) == 1  # mid-upload, only a temporary file exists
     writer.discard()
     assert list(store.directory.iterdir()) == []
+
+
+def test_abandoned_temporary_files_are_removed_but_young_ones_and_stored_files_stay(tmp_path):
+    store = UploadStore(tmp_path, 1024 * 1024)
+    store.directory.mkdir()
+    old = store.directory / f"{TEMP_PREFIX}crashed"
+    young = store.directory / f"{TEMP_PREFIX}in-flight"
+    kept = store.directory / "ab12.jpg"
+    for path in (old, young, kept):
+        path.write_bytes(b"x")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    os.utime(kept, (two_hours_ago, two_hours_ago))
+    assert store.remove_abandoned() == [old.name]
+    assert sorted(p.name for p in store.directory.iterdir()) == sorted([young.name, kept.name])
