@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable
 
 from kubeface.db import Database
+from kubeface.images import ImageStatus
 from kubeface.outcomes import OutcomeEvent
 
-FROM_STATUS = "PROCESSING"  # an outcome is committed only by the processor holding the row
+FROM_STATUS = ImageStatus.PROCESSING.value  # an outcome is committed only by the processor holding the row
 
 
 class LiveCounts:

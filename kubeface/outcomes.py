@@ -15,11 +15,12 @@ from typing import Any
 import httpx
 from prometheus_client import Counter
 
+from kubeface.images.status import FINAL_STATUSES
+
 log = logging.getLogger(__name__)
 
 # Bump only for an incompatible change; readers skip versions they do not know.
 FORMAT_VERSION = 1
-FINAL_STATUSES = frozenset({"PROCESSED", "PENDING", "FAILED"})
 
 PUBLISH_FAILURES = Counter("outcome_publish_errors_total", "Outcome messages nsqd did not accept")
 
