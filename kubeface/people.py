@@ -7,6 +7,7 @@ happens to exist must never attach someone else's face to that person.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -115,3 +116,63 @@ def cache_encoding(db: Database, person_image_id: int, encoding: np.ndarray) -> 
             "UPDATE person_images SET encoding = %s WHERE id = %s AND encoding IS NULL",
             (encoding_to_bytes(encoding), person_image_id),
         )
+
+
+class OnConflict(StrEnum):
+    """What an import does with a name that is already enrolled."""
+
+    FAIL = "fail"  # import nothing, and list the names
+    SKIP = "skip"  # leave that person as they are
+    MERGE = "merge"  # add the bundle's photos to them
+
+
+@dataclass(frozen=True)
+class ImportedPerson:
+    name: str
+    person_id: int | None  # None: skipped
+    outcome: str  # created | merged | skipped
+    person_image_ids: list[int]
+
+
+class NamesTaken(Exception):
+    """An import with OnConflict.FAIL met names that are enrolled already; nothing was written."""
+
+    def __init__(self, names: list[str]) -> None:
+        shown = ", ".join(repr(n) for n in names[:20]) + (" …" if len(names) > 20 else "")
+        super().__init__(
+            f"{len(names)} name(s) already enrolled: {shown}; nothing was imported. Pass"
+            " --on-conflict merge to add the photos to them, or skip to leave them as they are"
+        )
+        self.names = names
+
+
+def import_people(
+    cur: Cursor, people: list[tuple[str, list[EnrolledImage]]], on_conflict: OnConflict
+) -> list[ImportedPerson]:
+    """Enrol people with encodings computed elsewhere, inside the caller's transaction (so that
+    the caller records them in the audit log in it). NamesTaken, before anything is kept, when
+    `on_conflict` is FAIL and any name is taken; the caller's rollback undoes the rest."""
+    imported: list[ImportedPerson] = []
+    taken: list[str] = []
+    for name, images in people:
+        cur.execute("INSERT IGNORE INTO person (name) VALUES (%s)", (name,))
+        if cur.rowcount == 1:
+            person_id = cur.lastrowid
+            imported.append(
+                ImportedPerson(name, person_id, "created", insert_person_images(cur, person_id, images))
+            )
+            continue
+        cur.execute("SELECT id FROM person WHERE name = %s LOCK IN SHARE MODE", (name,))
+        existing = cur.fetchone()
+        if existing is None:  # INSERT IGNORE also skips rows it could not store
+            raise ValueError(f"person {name!r} could not be stored; check its length and characters")
+        if on_conflict is OnConflict.FAIL:
+            taken.append(name)
+        elif on_conflict is OnConflict.SKIP:
+            imported.append(ImportedPerson(name, None, "skipped", []))
+        else:
+            ids = insert_person_images(cur, existing["id"], images)
+            imported.append(ImportedPerson(name, existing["id"], "merged", ids))
+    if taken:
+        raise NamesTaken(taken)
+    return imported

@@ -306,7 +306,13 @@ class FaceDetector:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
 
-    def _detect(self, scaled: list[tuple[np.ndarray, float]], which: list[int], upsample: int, found) -> None:
+    def _detect(
+        self,
+        scaled: list[tuple[np.ndarray, float]],
+        which: list[int],
+        upsample: int,
+        found: list[list[tuple[int, int, int, int]]],
+    ) -> None:
         """Fill found[i] for each i in `which`: HOG image by image, CNN in batches of one size."""
         if self.model is DetectionModel.HOG:
             for i in which:
@@ -327,7 +333,7 @@ def cuda_available(dlib: ModuleType) -> bool:
     if not getattr(dlib, "DLIB_USE_CUDA", False):
         return False
     try:
-        return dlib.cuda.get_num_devices() > 0
+        return bool(dlib.cuda.get_num_devices() > 0)
     except Exception as exc:  # noqa: BLE001 - a CUDA build without a usable driver: run on the CPU
         log.warning("dlib was built with CUDA but cannot use a GPU; running on the CPU: %s", exc)
         return False
