@@ -26,8 +26,11 @@ class ReceiverClient:
         self._client = httpx.Client(base_url=base.rstrip("/"), headers=headers, timeout=timeout_seconds)
 
     def _post(self, path: str, body: dict | None = None) -> dict:
+        return self._call("POST", path, body)
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         try:
-            response = self._client.post(path, json=body)
+            response = self._client.request(method, path, json=body)
         except httpx.HTTPError as exc:
             raise ActionFailed(f"the receiver at {self._client.base_url} is unreachable: {exc}") from exc
         try:
@@ -57,6 +60,18 @@ class ReceiverClient:
 
     def add_face_to_person(self, image_id: int, person_id: int, face: int) -> dict:
         return self._post(f"/image/{image_id}/enroll", {"person_id": person_id, "face": face})
+
+    def rename_person(self, person_id: int, name: str) -> dict:
+        return self._call("PATCH", f"/person/{person_id}", {"name": name})
+
+    def merge_person(self, person_id: int, into: int) -> dict:
+        return self._post(f"/person/{person_id}/merge", {"into": into})
+
+    def remove_photo(self, person_id: int, photo_id: int) -> dict:
+        return self._call("DELETE", f"/person/{person_id}/photos/{photo_id}")
+
+    def erase_person(self, person_id: int) -> dict:
+        return self._call("DELETE", f"/person/{person_id}")
 
     def close(self) -> None:
         self._client.close()

@@ -39,6 +39,10 @@ NOTICES = {
     "requeued_more": "{n} image(s) re-queued; more remain, press the button again.",
     "enrolled": "Enrolled {name}; {n} image(s) are being re-identified, this one included.",
     "added": "Added this face to {name}; {n} image(s) are being re-identified, this one included.",
+    "renamed": "Renamed to {name}.",
+    "merged": "Merged into {name}; {n} image(s) are being re-identified.",
+    "photo_removed": "Photo removed; {n} image(s) are being re-identified.",
+    "erased": "Erased {name} (photos, encodings, thumbnails); {n} image(s) are being re-identified.",
 }
 
 router = APIRouter()
@@ -126,7 +130,9 @@ def person(request: Request, person_id: int):
     found = person_page(_state(request).db, person_id, limit=200)
     if found is None:
         return not_found(request, f"person {person_id}")
-    return render(request, "person.html", {"person": found})
+    others = person_names(_state(request).db, PEOPLE_LISTED) if _state(request).operator else []
+    others = [p for p in others if p["id"] != person_id]
+    return render(request, "person.html", {"person": found, "others": others})
 
 
 @router.get("/system", response_class=HTMLResponse)
@@ -166,4 +172,13 @@ def image_picture(request: Request, image_id: int) -> Response:
 @router.get("/photo/{person_image_id}/thumbnail")
 def photo_thumbnail(request: Request, person_image_id: int) -> Response:
     state = _state(request)
-    return _preview(state, photo_path(state.db, person_image_id), THUMBNAIL_SIDE * 2)
+    relative = photo_path(state.db, person_image_id)
+    if relative is None:  # erased or removed: its row is gone, so is its preview
+        return Response(PLACEHOLDER, media_type="image/svg+xml", status_code=404)
+    # Enrolment photos are never written to the disk cache: erasing a person must leave no
+    # thumbnail of them behind, and no browser may keep one either.
+    try:
+        jpeg = state.thumbnails.preview_bytes(relative, THUMBNAIL_SIDE * 2)
+    except PreviewUnavailable:
+        return Response(PLACEHOLDER, media_type="image/svg+xml", headers={"cache-control": "no-store"})
+    return Response(jpeg, media_type="image/jpeg", headers={"cache-control": "no-store"})

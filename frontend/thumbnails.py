@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import tempfile
@@ -84,6 +85,16 @@ class Thumbnailer:
         except (PathRejected, ImageFileError) as exc:
             raise PreviewUnavailable(str(exc)) from exc
 
+    def preview_bytes(self, relative_path: str, max_side: int) -> bytes:
+        """A JPEG preview made now and never cached on disk (enrolment photos: erasable)."""
+        try:
+            with self._files.open(resolve_image_path(self._files.root, relative_path)) as stream:
+                out = io.BytesIO()
+                self._render(stream, out, max_side, relative_path)
+                return out.getvalue()
+        except (PathRejected, ImageFileError) as exc:
+            raise PreviewUnavailable(str(exc)) from exc
+
     def size(self, relative_path: str) -> tuple[int, int]:
         """The upright picture's width and height (the recognizer's boxes' frame), from the header only."""
         try:
@@ -93,7 +104,7 @@ class Thumbnailer:
         except (PathRejected, ImageFileError, *_PIL_ERRORS) as exc:
             raise PreviewUnavailable(str(exc)) from exc
 
-    def _render(self, stream, target: Path, max_side: int, name: str) -> None:
+    def _render(self, stream, target: Path | io.BytesIO, max_side: int, name: str) -> None:
         try:
             with Image.open(stream) as img:
                 self._files.check_pixels(*img.size)  # a bomb is refused before anything is decoded

@@ -21,8 +21,13 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         _SCHEMA_VERSION,
         ("SELECT, INSERT, UPDATE", "images"),  # posts; re-queues from operators and enrolment
         ("SELECT", "faces"),
-        ("SELECT, INSERT", "person"),
-        ("SELECT, INSERT, UPDATE", "person_images"),  # enrolment upserts the cached encoding
+        ("SELECT, INSERT, UPDATE, DELETE", "person"),  # enrol; rename, merge, erase
+        ("SELECT, INSERT, UPDATE, DELETE", "person_images"),  # enrol (upserts the encoding); merge, erase
+        (
+            "UPDATE (person_id, person_image_id, distance, nearest_person_id, nearest_distance,"
+            " runner_up_person_id, margin)",
+            "faces",
+        ),  # unlink/relabel on erase and merge
         ("SELECT, UPDATE", "gallery_writes"),  # enrolments take its lock (kubeface/people.py)
         ("SELECT, INSERT", "audit_log"),  # every write it makes is recorded (kubeface/audit.py)
     ],
@@ -37,6 +42,7 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         _SCHEMA_VERSION,
         ("SELECT", "person"),
         ("SELECT", "person_images"),
+        ("SELECT", "gallery_writes"),  # `changes`: reload all after a rename, merge or erasure
         ("UPDATE (encoding)", "person_images"),  # caches an encoding it had to compute
     ],
     "retry": [

@@ -7,13 +7,21 @@ happens to exist must never attach someone else's face to that person.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 import numpy as np
 
+from kubeface.audit import AuditAction, record
 from kubeface.db import Cursor, Database
 from kubeface.encodings import encoding_to_bytes
 from kubeface.images import path_hash
+from kubeface.images.transitions import (
+    Unlinked,
+    relabel_merged_person,
+    unlink_erased_person,
+    unlink_removed_photo,
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,16 @@ class PersonNotFound(LookupError):
     def __init__(self, person_id: int) -> None:
         super().__init__(f"no person with id {person_id}")
         self.person_id = person_id
+
+
+class PhotoNotFound(LookupError):
+    def __init__(self, person_id: int, photo_id: int) -> None:
+        super().__init__(f"person {person_id} has no photo with id {photo_id}")
+
+
+class MergeIntoItself(ValueError):
+    def __init__(self, person_id: int) -> None:
+        super().__init__(f"cannot merge person {person_id} into itself; pick another person as `into`")
 
 
 def newest_enrolled_id(db: Database) -> int:
@@ -176,3 +194,176 @@ def import_people(
     if taken:
         raise NamesTaken(taken)
     return imported
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What erasing a person removed: the receipt the operator gets."""
+
+    person_id: int
+    name: str
+    photos_removed: int
+    faces_unlinked: int
+    images_requeued: list[int]  # the caller publishes these
+    erased_at: datetime
+
+
+@dataclass(frozen=True)
+class Merge:
+    person_id: int
+    into: int
+    name: str  # the merged person's old name
+    into_name: str
+    photos_moved: int
+    faces_relabelled: int
+    images_requeued: list[int]  # named both people on two faces; the caller publishes these
+
+
+@dataclass(frozen=True)
+class PhotoRemoval:
+    person_id: int
+    photo_id: int
+    faces_unlinked: int
+    images_requeued: list[int]  # the caller publishes these
+
+
+def _gallery_changed(cur: Cursor) -> None:
+    """Tell every recognizer to reload its whole gallery (a change no new row shows), and take
+    the gallery lock that enrolments take, so the two never interleave."""
+    cur.execute("UPDATE gallery_writes SET changes = changes + 1 WHERE id = 1")
+
+
+def _locked_name(cur: Cursor, person_id: int) -> str:
+    cur.execute("SELECT name FROM person WHERE id = %s FOR UPDATE", (person_id,))
+    row = cur.fetchone()
+    if row is None:
+        raise PersonNotFound(person_id)
+    return str(row["name"])
+
+
+def rename_person(db: Database, person_id: int, name: str, *, actor: str) -> str:
+    """Give the person a new name; the old one. PersonExists if another person has it."""
+    with db.transaction() as cur:
+        _gallery_changed(cur)  # recognizers answer with names
+        old = _locked_name(cur, person_id)
+        cur.execute("SELECT id FROM person WHERE name = %s", (name,))
+        taken = cur.fetchone()
+        if taken is not None and taken["id"] != person_id:
+            raise PersonExists(name, taken["id"])
+        cur.execute("UPDATE person SET name = %s WHERE id = %s", (name, person_id))
+        record(
+            cur,
+            actor=actor,
+            action=AuditAction.RENAME,
+            target=f"person:{person_id}",
+            details={"from": old, "to": name},
+        )
+    return old
+
+
+def merge_people(db: Database, person_id: int, into: int, *, actor: str) -> Merge:
+    """Move `person_id`'s photos to `into`, relabel what named them, and remove `person_id`."""
+    if person_id == into:
+        raise MergeIntoItself(person_id)
+    with db.transaction() as cur:
+        _gallery_changed(cur)
+        # Both rows locked in id order: two merges of the same pair cannot deadlock.
+        names = {pid: _locked_name(cur, pid) for pid in sorted((person_id, into))}
+        photo_ids = _move_photos(cur, person_id, into)
+        relabelled = relabel_merged_person(cur, person_id, into, photo_ids)
+        cur.execute("DELETE FROM person WHERE id = %s", (person_id,))
+        merge = Merge(
+            person_id,
+            into,
+            names[person_id],
+            names[into],
+            len(photo_ids),
+            relabelled.faces_unlinked,
+            relabelled.requeued,
+        )
+        record(
+            cur,
+            actor=actor,
+            action=AuditAction.MERGE,
+            target=f"person:{person_id}",
+            details={
+                "into": into,
+                "name": merge.name,
+                "into_name": merge.into_name,
+                "photos_moved": merge.photos_moved,
+                "images_requeued": merge.images_requeued,
+            },
+        )
+    return merge
+
+
+def _move_photos(cur: Cursor, person_id: int, into: int) -> dict[int, int]:
+    """Each photo of `person_id` now `into`'s (a photo `into` already has is kept once): old id
+    -> the id it has now."""
+    cur.execute("SELECT id, path_hash FROM person_images WHERE person_id = %s ORDER BY id", (person_id,))
+    moved: dict[int, int] = {}
+    for row in cur.fetchall():
+        cur.execute(
+            "SELECT id FROM person_images WHERE person_id = %s AND path_hash = %s", (into, row["path_hash"])
+        )
+        same = cur.fetchone()
+        if same is None:
+            cur.execute("UPDATE person_images SET person_id = %s WHERE id = %s", (into, row["id"]))
+            moved[row["id"]] = row["id"]
+        else:
+            moved[row["id"]] = same["id"]
+    return moved
+
+
+def remove_photo(db: Database, person_id: int, photo_id: int, *, actor: str) -> PhotoRemoval:
+    """Remove one enrolment photo (its encoding with it); its matches are re-identified."""
+    with db.transaction() as cur:
+        _gallery_changed(cur)
+        _locked_name(cur, person_id)
+        cur.execute(
+            "SELECT path FROM person_images WHERE id = %s AND person_id = %s FOR UPDATE",
+            (photo_id, person_id),
+        )
+        photo = cur.fetchone()
+        if photo is None:
+            raise PhotoNotFound(person_id, photo_id)
+        unlinked = unlink_removed_photo(cur, photo_id)
+        cur.execute("DELETE FROM person_images WHERE id = %s", (photo_id,))
+        record(
+            cur,
+            actor=actor,
+            action=AuditAction.REMOVE_PHOTO,
+            target=f"person:{person_id}",
+            details={"photo_id": photo_id, "path": photo["path"], "images_requeued": unlinked.requeued},
+        )
+    return PhotoRemoval(person_id, photo_id, unlinked.faces_unlinked, unlinked.requeued)
+
+
+def erase_person(db: Database, person_id: int, *, actor: str) -> Erasure:
+    """Remove the person, their photos and encodings; unlink their faces and re-identify every
+    image that named them. One transaction, with its audit record."""
+    with db.transaction() as cur:
+        _gallery_changed(cur)
+        name = _locked_name(cur, person_id)
+        unlinked: Unlinked = unlink_erased_person(cur, person_id)
+        cur.execute("DELETE FROM person_images WHERE person_id = %s", (person_id,))
+        photos = cur.rowcount
+        cur.execute("DELETE FROM person WHERE id = %s", (person_id,))
+        cur.execute("SELECT NOW(6) AS now")
+        now = cur.fetchone()
+        assert now is not None  # SELECT NOW() always answers one row
+        erasure = Erasure(person_id, name, photos, unlinked.faces_unlinked, unlinked.requeued, now["now"])
+        # The name stays in the log: who was erased, when and by whom is what an erasure must prove.
+        record(
+            cur,
+            actor=actor,
+            action=AuditAction.ERASE,
+            target=f"person:{person_id}",
+            details={
+                "name": name,
+                "photos_removed": photos,
+                "faces_unlinked": erasure.faces_unlinked,
+                "images_requeued": len(erasure.images_requeued),
+            },
+        )
+    return erasure

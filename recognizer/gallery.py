@@ -186,6 +186,8 @@ class GalleryStore:
         # empties it), so a reader taking `loaded_through` first never claims more than it has.
         self._last_id = 0
         self._rows_seen = 0
+        # gallery_writes.changes as last seen: renames, merges and erasures bump it (kubeface/people.py).
+        self._changes_seen: int | None = None
         self._lock = threading.Lock()  # serialises refreshes, never requests
 
     @property
@@ -210,6 +212,14 @@ class GalleryStore:
                     (self._last_id,),
                 )
                 totals = cur.fetchone()
+                cur.execute("SELECT changes FROM gallery_writes WHERE id = 1")
+                changes = cur.fetchone()
+            changed = changes is not None and changes["changes"] != self._changes_seen
+            if changed and self._changes_seen is not None:
+                log.info("known faces were renamed, merged or erased; reloading all")
+                self._last_id, self._rows_seen = 0, 0
+                self._gallery = Gallery.of([])
+            self._changes_seen = changes["changes"] if changes is not None else None
             if totals["seen"] != self._rows_seen or totals["last"] < self._last_id:
                 log.info(
                     "known faces were removed or committed out of id order; reloading all",

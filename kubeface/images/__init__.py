@@ -8,6 +8,7 @@ from kubeface.images.read_model import (
     oldest_waiting_ages,
     paths_by_id,
     recent_outcomes,
+    recognised_counts,
     status_counts,
 )
 from kubeface.images.status import FINAL_STATUSES, REQUEUEABLE_STATUSES, ImageStatus
@@ -50,6 +51,7 @@ __all__ = [
     "path_hash",
     "paths_by_id",
     "recent_outcomes",
+    "recognised_counts",
     "release_claim",
     "requeue_failed_due",
     "requeue_final_image",

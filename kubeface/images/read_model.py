@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from kubeface.db import Database
@@ -145,3 +146,16 @@ def _note_names_given_away(faces: list[dict[str, Any]]) -> None:
         f["nearest_given_to"] = (
             taken_by if taken_by is not None and f["person_id"] != nearest["person_id"] else None
         )
+
+
+def recognised_counts(db: Database, person_ids: Sequence[int]) -> dict[int, int]:
+    """How many images each person was recognised in (their `person_id`); 0 for none."""
+    if not person_ids:
+        return {}
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT person_id, COUNT(*) AS n FROM images WHERE person_id IN %s GROUP BY person_id",
+            (list(person_ids),),
+        )
+        found = {int(row["person_id"]): int(row["n"]) for row in cur.fetchall()}
+    return {person_id: found.get(person_id, 0) for person_id in person_ids}
