@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kubeface.cli import enroll, jobs, post, status
+from kubeface.cli import enroll, jobs, people, post, status
 from kubeface.cli import eval as eval_cli
 from kubeface.cli.common import FAILED, CommandError, say
-from kubeface.cli.people_bundle import add_bundle_parsers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,10 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     post.add_parser(sub)
     enroll.add_parser(sub)
     status.add_parser(sub)
-    # Temporary `people` group until wt-people's kubeface/cli/people.py owns it: there, call
-    # add_bundle_parsers(its subparsers) instead.
-    people = sub.add_parser("people", help="the gallery of known people: export, import")
-    add_bundle_parsers(people.add_subparsers(dest="people_command", required=True))
+    people.add_parser(sub)
     eval_cli.add_parser(sub)
     return parser
 

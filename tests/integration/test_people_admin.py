@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 
@@ -185,3 +186,27 @@ def test_erasure_leaves_no_trace_the_recognizers_could_match(mesh, second_recogn
         (f"person:{person['id']}",),
     )
     assert erased["actor"] == "api-token"
+
+
+def test_the_people_command_lists_shows_renames_merges_removes_and_erases(mesh):
+    def people(*args: str) -> dict:
+        result = mesh.run("people", *args, "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    with mesh.api() as api:
+        first, second = enrol(api, [own_face(mesh)]), enrol(api, [own_face(mesh), own_face(mesh)])
+    listed = {p["id"]: p for p in people("list")["people"]}
+    assert listed[second["id"]]["photo_count"] == 2
+    photos = people("show", str(second["id"]))["photos"]
+    new_name = unique_name("cli")
+    assert people("rename", str(first["id"]), new_name)["name"] == new_name
+    taken = mesh.run("people", "rename", str(second["id"]), new_name)
+    assert taken.returncode == 1 and "already exists" in taken.stderr
+    assert people("rm", str(second["id"]), str(photos[0]["id"]))["photo_id"] == photos[0]["id"]
+    merged = people("merge", str(second["id"]), str(first["id"]))
+    assert (merged["into"], merged["photos_moved"]) == (first["id"], 1)
+    receipt = people("erase", str(first["id"]))
+    assert (receipt["name"], receipt["photos_removed"]) == (new_name, 2)
+    gone = mesh.run("people", "show", str(first["id"]))
+    assert gone.returncode == 1 and "no person" in gone.stderr.lower()
