@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kubeface.cli import enroll, jobs, post, status
+from kubeface.cli import audit, enroll, jobs, post, status
 from kubeface.cli.common import FAILED, CommandError, say
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     post.add_parser(sub)
     enroll.add_parser(sub)
     status.add_parser(sub)
+    audit.add_parser(sub)
     return parser
 
 

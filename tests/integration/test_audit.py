@@ -247,3 +247,14 @@ def test_the_retry_job_records_a_pass_that_requeued_something(mesh):
         if image in _details(r)["image_ids"].get("failed", [])
     ]
     assert len(passes) == 1 and passes[0][0] == "retry-job" and passes[0][1] >= 1
+
+
+def test_the_cli_prints_the_records_filtered(mesh, db):
+    target = _three_records(db)
+    result = mesh.run("audit", "--json", "--target", target, "--actor", "ann", "--limit", "1")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert [r["actor"] for r in answer["records"]] == ["ann"] and answer["next_before"] is not None
+    table = mesh.run("audit", "--target", target)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.count(target) == 3
