@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 
+from frontend.access import operator_credentials
 from kubeface.settings import Settings
+
+# The receiver records this login as the actor of each write (receiver/auth.py decodes it).
+ACTOR_HEADER = "x-kubeface-actor"
 
 
 class ActionFailed(Exception):
@@ -16,13 +22,18 @@ class ActionFailed(Exception):
 
 
 class ReceiverClient:
-    """Calls the receiver's write endpoints with the operator token (API_TOKEN) as the bearer."""
+    """Calls the receiver's write endpoints with the operator token (API_TOKEN) as the bearer,
+    naming the signed-in operator (FRONTEND_USER) for the audit log."""
 
     def __init__(self, settings: Settings, timeout_seconds: float = 60.0) -> None:
         base = settings.frontend_receiver_url or f"http://127.0.0.1:{settings.receiver_port}"
         headers = {}
         if settings.api_token is not None:
             headers["authorization"] = f"Bearer {settings.api_token.get_secret_value()}"
+        credentials = operator_credentials(settings)
+        if credentials is not None:
+            # Percent-encoded: header values travel as latin-1, and a login may be any UTF-8.
+            headers[ACTOR_HEADER] = quote(credentials[0], safe="")
         self._client = httpx.Client(base_url=base.rstrip("/"), headers=headers, timeout=timeout_seconds)
 
     def _post(self, path: str, body: dict | None = None) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -48,6 +48,23 @@ class AuditRecord:
     action: str
     target: str
     details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who is making a write, handed to the writer (kubeface/people.py, kubeface/images/) so that it
+    records it inside its own transaction; the writer adds the target and details only it knows."""
+
+    actor: str
+    action: AuditAction
+    target: str | None = None  # None: the writer names it (say, the new person's id)
+    details: Mapping[str, object] = field(default_factory=dict)
+
+    def record(self, cur: Cursor, *, target: str | None = None, **details: object) -> None:
+        chosen = target or self.target
+        if chosen is None:
+            raise ValueError(f"an audit record of {self.action.value} needs a target")
+        record(cur, actor=self.actor, action=self.action, target=chosen, details={**self.details, **details})
 
 
 def record(

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from kubeface.audit import AuditAction, record
+from kubeface.audit import AuditAction, AuditEntry, record
 from kubeface.db import Cursor, Database
 from kubeface.encodings import encoding_to_bytes
 from kubeface.images import path_hash
@@ -78,8 +78,11 @@ def find_person_id(db: Database, name: str) -> int | None:
     return row["id"] if row else None
 
 
-def create_person(db: Database, name: str, images: list[EnrolledImage]) -> Enrolment:
-    """Create a new person with their photos, in one transaction; PersonExists if the name is taken."""
+def create_person(
+    db: Database, name: str, images: list[EnrolledImage], audit: AuditEntry | None = None
+) -> Enrolment:
+    """Create a new person with their photos, in one transaction; PersonExists if the name is taken.
+    `audit` (action enrol) is recorded in that transaction, as `person:<id>`."""
     with db.transaction() as cur:
         cur.execute("INSERT IGNORE INTO person (name) VALUES (%s)", (name,))
         if cur.rowcount != 1:
@@ -90,11 +93,15 @@ def create_person(db: Database, name: str, images: list[EnrolledImage]) -> Enrol
             raise PersonExists(name, existing["id"])
         person_id = cur.lastrowid
         image_ids = insert_person_images(cur, person_id, images)
+        _record(cur, audit, person_id, name, images, image_ids)
     return Enrolment(person_id, name, image_ids)
 
 
-def add_photos(db: Database, person_id: int, images: list[EnrolledImage]) -> Enrolment:
-    """Add photos to an existing person; PersonNotFound if there is none with this id."""
+def add_photos(
+    db: Database, person_id: int, images: list[EnrolledImage], audit: AuditEntry | None = None
+) -> Enrolment:
+    """Add photos to an existing person; PersonNotFound if there is none with this id.
+    `audit` (action add_photo) is recorded in the same transaction."""
     with db.transaction() as cur:
         # FOR SHARE: the person cannot be deleted between this check and the insert.
         cur.execute("SELECT name FROM person WHERE id = %s LOCK IN SHARE MODE", (person_id,))
@@ -102,7 +109,21 @@ def add_photos(db: Database, person_id: int, images: list[EnrolledImage]) -> Enr
         if row is None:
             raise PersonNotFound(person_id)
         image_ids = insert_person_images(cur, person_id, images)
+        _record(cur, audit, person_id, row["name"], images, image_ids)
     return Enrolment(person_id, row["name"], image_ids)
+
+
+def _record(
+    cur: Cursor,
+    audit: AuditEntry | None,
+    person_id: int,
+    name: str,
+    images: list[EnrolledImage],
+    image_ids: list[int],
+) -> None:
+    if audit is not None:
+        paths = [image.path for image in images]
+        audit.record(cur, target=f"person:{person_id}", name=name, paths=paths, person_image_ids=image_ids)
 
 
 def insert_person_images(cur: Cursor, person_id: int, images: list[EnrolledImage]) -> list[int]:

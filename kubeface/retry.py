@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from kubeface.audit import RETRY_ACTOR, AuditAction, record
 from kubeface.db import Database
 from kubeface.images import (
     requeue_failed_due,
@@ -64,9 +65,25 @@ def run_retry(
         report.requeued[kind] = requeue()
     won = [image_id for ids in report.requeued.values() for image_id in ids]
     if won and not dry_run:
+        _record_pass(db, report)
         # If this fails the rows stay QUEUED and the next run re-publishes them after the lease.
         publisher.publish(won)
     for kind, ids in report.requeued.items():
         for image_id in ids:
             log.info("image re-queued", extra={"image_id": image_id, "reason": kind, "dry_run": dry_run})
     return report
+
+
+def _record_pass(db: Database, report: RetryReport) -> None:
+    """One audit record per pass that re-queued something; an empty pass, every minute from cron,
+    would flood the log with records that say nothing.
+
+    Its own transaction: each row moved in a transaction of its own (kubeface/images/transitions.py),
+    so no one transaction holds the pass's writes; if the job dies before this, rows moved unrecorded.
+    """
+    details = {
+        "counts": {kind: len(ids) for kind, ids in report.requeued.items()},
+        "image_ids": {kind: ids for kind, ids in report.requeued.items() if ids},
+    }
+    with db.transaction() as cur:
+        record(cur, actor=RETRY_ACTOR, action=AuditAction.RETRY_PASS, target="images", details=details)

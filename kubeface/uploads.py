@@ -65,6 +65,7 @@ def not_an_image_message() -> str:
 class StoredUpload:
     relative_path: str  # relative to the image root, e.g. uploads/<sha256>.jpg
     size: int
+    sha256: str  # hex digest of the bytes (the audit log names the upload by it)
 
 
 class UploadWriter:
@@ -104,11 +105,12 @@ class UploadWriter:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        name = f"{self._hash.hexdigest()}.{kind}"
+        digest = self._hash.hexdigest()
+        name = f"{digest}.{kind}"
         # The same bytes give the same name: replacing an existing file changes nothing it holds.
         os.replace(self._temp, self._dir / name)
         _fsync_dir(self._dir)
-        return StoredUpload(f"{UPLOADS_DIR}/{name}", self._size)
+        return StoredUpload(f"{UPLOADS_DIR}/{name}", self._size, digest)
 
     def discard(self) -> None:
         """Close and remove the temporary file (safe to call after commit, or twice)."""

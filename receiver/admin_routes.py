@@ -12,6 +12,7 @@ import logging
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kubeface.audit import AuditAction, AuditEntry
 from kubeface.images import (
     REQUEUEABLE_STATUSES,
     ImageStatus,
@@ -23,6 +24,7 @@ from kubeface.images import (
 from kubeface.people import EnrolledImage, add_photos, create_person
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.recognition_errors import ImageRejected, NoFaceFound
+from receiver.auth import actor_of
 from receiver.errors import ApiError
 from receiver.people_routes import enrolled, refuse_taken_name
 from receiver.routes import PersonName
@@ -69,15 +71,16 @@ def _state(request: Request) -> ReceiverState:
     return request.app.state.receiver
 
 
-def _requeue_one(state: ReceiverState, image_id: int) -> list[int]:
-    return state.requeue(lambda db: requeue_final_image(db, image_id), reason="operator")
+def _requeue_one(state: ReceiverState, image_id: int, actor: str, reason: str) -> list[int]:
+    audit = AuditEntry(actor, AuditAction.REQUEUE, target=f"image:{image_id}", details={"reason": reason})
+    return state.requeue(lambda db: requeue_final_image(db, image_id, audit=audit), reason=reason)
 
 
 @router.post("/image/{image_id}/requeue", status_code=202)
 def requeue_image(image_id: int, request: Request) -> dict:
     """Send one final image back to the processors (say, after its file was fixed)."""
     state = _state(request)
-    if _requeue_one(state, image_id):
+    if _requeue_one(state, image_id, actor_of(request), "operator"):
         return {"id": image_id, "status": ImageStatus.QUEUED.value}
     image = get_image(state.db, image_id)
     if image is None:
@@ -89,7 +92,15 @@ def requeue_image(image_id: int, request: Request) -> dict:
 def requeue_images(body: RequeueAll, request: Request) -> dict:
     """Re-queue up to `limit` FAILED or PENDING images, oldest first; call again while `remaining`."""
     state = _state(request)
-    won = state.requeue(lambda db: requeue_with_status(db, body.status, limit=body.limit), reason="operator")
+    audit = AuditEntry(
+        actor_of(request),
+        AuditAction.REQUEUE,
+        target=f"images:{body.status.value}",
+        details={"reason": "operator"},
+    )
+    won = state.requeue(
+        lambda db: requeue_with_status(db, body.status, limit=body.limit, audit=audit), reason="operator"
+    )
     remaining = count_with_status(state.db, body.status)
     return {"status": body.status.value, "requeued": won, "count": len(won), "remaining": remaining}
 
@@ -105,14 +116,19 @@ def enrol_from_image(image_id: int, body: EnrolFromImage, request: Request) -> d
     if body.name is not None:
         refuse_taken_name(state, body.name)
     photo = [EnrolledImage(image["path"], _encode_face(state, image, body.face))]
+    actor = actor_of(request)
+    source = {"image_id": image_id, "face": body.face}
     if body.person_id is not None:
-        enrolment = add_photos(state.db, body.person_id, photo)
+        audit = AuditEntry(actor, AuditAction.ADD_PHOTO, details=source)
+        enrolment = add_photos(state.db, body.person_id, photo, audit)
     else:
-        enrolment = create_person(state.db, body.name, photo)
+        enrolment = create_person(
+            state.db, body.name, photo, AuditEntry(actor, AuditAction.ENROL, details=source)
+        )
     # This image first: it may now show the person.
-    this = _requeue_one(state, image_id)
+    this = _requeue_one(state, image_id, actor, "enrolment")
     log.info("face enrolled from an image", extra={"person_id": enrolment.person_id, "image_id": image_id})
-    answer = enrolled(state, enrolment, photo, created=body.person_id is None)
+    answer = enrolled(state, enrolment, photo, created=body.person_id is None, actor=actor)
     answer["requeued"] += len(this)
     return answer
 

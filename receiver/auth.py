@@ -4,6 +4,7 @@ a write, for the audit log."""
 from __future__ import annotations
 
 import hmac
+from urllib.parse import unquote
 
 from fastapi import Request
 
@@ -13,7 +14,9 @@ from receiver.errors import ApiError
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # The frontend names the signed-in operator here. Believed only with a valid token: a holder of
-# API_TOKEN is trusted to act for operators, and nobody else can set it.
+# API_TOKEN is trusted to act for operators, and nobody else can set it. Percent-encoded UTF-8
+# (urllib.parse.quote(login, safe="")): HTTP headers carry bytes that Starlette decodes as latin-1,
+# so a raw "José" would arrive as "JosÃ©".
 ACTOR_HEADER = "x-kubeface-actor"
 
 
@@ -25,15 +28,17 @@ def actor_of(request: Request) -> str:
 
 
 class WriteTokenGuard:
-    """A dependency: writes need `Authorization: Bearer <API_TOKEN>`; reads stay open."""
+    """A dependency: writes need `Authorization: Bearer <API_TOKEN>`; reads stay open unless
+    `reads_too` (GET /audit names operators, so reading it needs the token as well)."""
 
-    def __init__(self, token: str | None) -> None:
+    def __init__(self, token: str | None, *, reads_too: bool = False) -> None:
         self._expected = token.encode() if token else None
+        self._reads_too = reads_too
 
     # async, though it awaits nothing: FastAPI runs a plain `def` dependency in its thread pool,
     # a thread hop per request that halved the receiver's posts per second.
     async def __call__(self, request: Request) -> None:
-        if self._expected is None or request.method in _SAFE_METHODS:
+        if self._expected is None or (request.method in _SAFE_METHODS and not self._reads_too):
             return
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         # compare_digest takes the same time wherever the strings differ; never log the token.
@@ -43,11 +48,16 @@ class WriteTokenGuard:
 
 
 def _named_operator(request: Request) -> str | None:
-    named = request.headers.get(ACTOR_HEADER)
-    if named is None:
+    encoded = request.headers.get(ACTOR_HEADER)
+    if encoded is None:
         return None
+    if not encoded.isascii():
+        raise ApiError(422, f"{ACTOR_HEADER} must be percent-encoded UTF-8 (ASCII only on the wire)")
     try:
+        named = unquote(encoded, errors="strict")
         require_name(named, ACTOR_HEADER)
+    except UnicodeDecodeError as exc:
+        raise ApiError(422, f"{ACTOR_HEADER} must be percent-encoded UTF-8; {exc.reason}") from exc
     except NotStorableText as exc:
         raise ApiError(422, str(exc)) from exc
     if not named.strip() or len(named) > ACTOR_MAX:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pymysql
 from prometheus_client import Histogram
 
+from kubeface.audit import AuditEntry
 from kubeface.db import RETRYABLE_ERRORS, Database
 from kubeface.images import ImageStatus, Posted, insert_images
 from kubeface.logs import request_id_var
@@ -38,6 +39,8 @@ class _Post:
     relative_path: str
     request_id: str | None
     future: asyncio.Future
+    # Recorded in the batch's transaction if this post creates its row (each post its own actor).
+    audit: AuditEntry | None = None
 
 
 class IngestBatcher:
@@ -68,11 +71,18 @@ class IngestBatcher:
         for thread in self._threads:
             thread.start()
 
-    async def post(self, relative_paths: list[str]) -> list[Posted]:
-        """Commit and publish paths (already checked); raises the batch's error (PublishError, MySQL)."""
+    async def post(
+        self, relative_paths: list[str], audits: list[AuditEntry | None] | None = None
+    ) -> list[Posted]:
+        """Commit and publish paths (already checked); raises the batch's error (PublishError, MySQL).
+        `audits[i]` is recorded in the transaction that creates path i's row."""
         loop = asyncio.get_running_loop()
         request_id = request_id_var.get()
-        posts = [_Post(path, request_id, loop.create_future()) for path in relative_paths]
+        entries = audits if audits is not None else [None] * len(relative_paths)
+        posts = [
+            _Post(path, request_id, loop.create_future(), audit)
+            for path, audit in zip(relative_paths, entries, strict=True)
+        ]
         for post in posts:
             self._queue.put(post)
         if len(posts) == 1:  # the common case, without gather's bookkeeping
@@ -111,7 +121,7 @@ class IngestBatcher:
     def _commit(self, batch: list[_Post]) -> None:
         BATCH_ROWS.observe(len(batch))
         try:
-            posted = self._insert([post.relative_path for post in batch])
+            posted = self._insert([post.relative_path for post in batch], [post.audit for post in batch])
             if self._crash_after_commit:
                 # Fault injection (FAULT_CRASH_AFTER_COMMIT, tests only): die between the commit
                 # and the publish, the window the retry job's stale-QUEUED pass exists for.
@@ -139,10 +149,10 @@ class IngestBatcher:
             return
         _settle(batch, posted)
 
-    def _insert(self, paths: list[str]) -> list[Posted]:
+    def _insert(self, paths: list[str], audits: list[AuditEntry | None]) -> list[Posted]:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                return insert_images(self._db, paths)
+                return insert_images(self._db, paths, audits)
             except pymysql.err.OperationalError as exc:
                 if exc.args[0] not in RETRYABLE_ERRORS or attempt == _ATTEMPTS:
                     raise

@@ -8,6 +8,7 @@ import logging
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from kubeface.audit import AuditAction, AuditEntry
 from kubeface.images import requeue_pending_after_enrolment
 from kubeface.paths import resolve_image_path
 from kubeface.people import (
@@ -19,6 +20,7 @@ from kubeface.people import (
     find_person_id,
 )
 from kubeface.recognition_errors import ImageRejected, NoFaceFound
+from receiver.auth import actor_of
 from receiver.errors import ApiError
 from receiver.routes import PathStr, PersonName
 from receiver.state import ReceiverState
@@ -53,7 +55,9 @@ def post_person(body: PersonPost, request: Request) -> dict:
     state = _state(request)
     refuse_taken_name(state, body.name)
     images = encode_photos(state, body.paths)
-    return enrolled(state, create_person(state.db, body.name, images), images, created=True)
+    actor = actor_of(request)
+    enrolment = create_person(state.db, body.name, images, AuditEntry(actor, AuditAction.ENROL))
+    return enrolled(state, enrolment, images, created=True, actor=actor)
 
 
 @router.post(
@@ -63,7 +67,9 @@ def post_person_photos(person_id: int, body: PhotosPost, request: Request) -> di
     """Add photos (the largest face of each) to an existing person."""
     state = _state(request)
     images = encode_photos(state, body.paths)
-    return enrolled(state, add_photos(state.db, person_id, images), images, created=False)
+    actor = actor_of(request)
+    enrolment = add_photos(state.db, person_id, images, AuditEntry(actor, AuditAction.ADD_PHOTO))
+    return enrolled(state, enrolment, images, created=False, actor=actor)
 
 
 def refuse_taken_name(state: ReceiverState, name: str) -> None:
@@ -92,9 +98,12 @@ def encode_photos(state: ReceiverState, paths: list[str]) -> list[EnrolledImage]
 
 
 def enrolled(
-    state: ReceiverState, enrolment: Enrolment, images: list[EnrolledImage], *, created: bool
+    state: ReceiverState, enrolment: Enrolment, images: list[EnrolledImage], *, created: bool, actor: str
 ) -> dict:
-    """Re-identify PENDING images the person may be in, and describe the enrolment."""
+    """Re-identify PENDING images the person may be in, and describe the enrolment.
+
+    The re-queue is its own audit record (action requeue, reason enrolment): it is its own
+    transactions, after the enrolment committed, and wins rows the enrolment did not write."""
     log.info(
         "person enrolled",
         extra={
@@ -104,8 +113,15 @@ def enrolled(
         },
     )
     # One batch here, the rest by the retry job's `pending_after_enrolment`.
+    audit = AuditEntry(
+        actor,
+        AuditAction.REQUEUE,
+        target="images:PENDING",
+        details={"reason": "enrolment", "person_id": enrolment.person_id},
+    )
     requeued = state.requeue(
-        lambda db: requeue_pending_after_enrolment(db, limit=REQUEUE_AFTER_ENROLMENT), reason="enrolment"
+        lambda db: requeue_pending_after_enrolment(db, limit=REQUEUE_AFTER_ENROLMENT, audit=audit),
+        reason="enrolment",
     )
     return {
         "id": enrolment.person_id,

@@ -17,6 +17,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import ClientDisconnect
 
+from kubeface.audit import AuditAction, AuditEntry
 from kubeface.uploads import (
     StoredUpload,
     UploadRejected,
@@ -25,6 +26,7 @@ from kubeface.uploads import (
     UploadWriter,
     not_an_image_message,
 )
+from receiver.auth import actor_of
 from receiver.errors import ApiError
 from receiver.routes import posted_answer
 from receiver.state import ReceiverState
@@ -92,7 +94,7 @@ async def upload_image(request: Request) -> JSONResponse:
     finally:
         for writer in writers:
             await run_in_threadpool(writer.discard)
-    return await _queue(state, stored)
+    return await _queue(state, stored, actor_of(request))
 
 
 def _too_large(store: UploadStore) -> ApiError:
@@ -169,9 +171,14 @@ class _PartHandler:
             self._writer.write(data[start:end])
 
 
-async def _queue(state: ReceiverState, stored: list[StoredUpload]) -> JSONResponse:
-    """Insert and publish like /image/post; one file answers like it, several like /images/post."""
-    posted = await state.ingest.post([one.relative_path for one in stored])
+async def _queue(state: ReceiverState, stored: list[StoredUpload], actor: str) -> JSONResponse:
+    """Insert and publish like /image/post; one file answers like it, several like /images/post.
+    Each new file is recorded in the audit log, in the transaction that stores its row."""
+    audits: list[AuditEntry | None] = [
+        AuditEntry(actor, AuditAction.UPLOAD, details={"path": one.relative_path, "sha256": one.sha256})
+        for one in stored
+    ]
+    posted = await state.ingest.post([one.relative_path for one in stored], audits)
     bodies = [{**posted_answer(p), "path": s.relative_path} for s, p in zip(stored, posted, strict=True)]
     for body in bodies:
         log.info("image uploaded", extra={"image_id": body["id"], "path": body["path"]})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kubeface.cli import enroll, jobs, people, post, status
+from kubeface.cli import audit, enroll, jobs, people, post, status
 from kubeface.cli import eval as eval_cli
 from kubeface.cli.common import FAILED, CommandError, say
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_parser(sub)
     people.add_parser(sub)
     eval_cli.add_parser(sub)
+    audit.add_parser(sub)
     return parser
 
 

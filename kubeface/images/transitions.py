@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kubeface.audit import AuditEntry
 from kubeface.db import Database
 from kubeface.images.status import ImageStatus
 
@@ -65,11 +66,15 @@ class Posted:
     created: bool
 
 
-def insert_images(db: Database, relative_paths: list[str]) -> list[Posted]:
+def insert_images(
+    db: Database, relative_paths: list[str], audits: Sequence[AuditEntry | None] = ()
+) -> list[Posted]:
     """Store many posted paths in one transaction; one Posted per path, in order.
 
     One multi-row INSERT IGNORE ... RETURNING (MariaDB >= 10.5) tells which rows it created;
     the others already existed. Of equal paths in one call, the first creates the row.
+    `audits[i]`, when given, is recorded in the same transaction as `image:<id>` if path i
+    created its row (a duplicate writes nothing, so it records nothing).
     """
     digests = [path_hash(path) for path in relative_paths]
     # Sorted, so that two batches lock the unique keys in the same order and cannot deadlock.
@@ -92,6 +97,7 @@ def insert_images(db: Database, relative_paths: list[str]) -> list[Posted]:
                 missing,
             )
             existing = {row["path_hash"]: row for row in cur.fetchall()}
+        _record_created(cur, digests, created, audits)
     posted, first_seen = [], set()
     for digest in digests:
         if digest in created:
@@ -101,6 +107,16 @@ def insert_images(db: Database, relative_paths: list[str]) -> list[Posted]:
             row = existing[digest]
             posted.append(Posted(row["id"], ImageStatus(row["status"]), created=False))
     return posted
+
+
+def _record_created(
+    cur: Any, digests: list[bytes], created: dict[bytes, int], audits: Sequence[AuditEntry | None]
+) -> None:
+    recorded: set[bytes] = set()
+    for digest, audit in zip(digests, audits, strict=False):
+        if audit is not None and digest in created and digest not in recorded:
+            recorded.add(digest)
+            audit.record(cur, target=f"image:{created[digest]}")
 
 
 def claim_image(db: Database, image_id: int, lease_seconds: float) -> Claim | None:
@@ -249,33 +265,48 @@ def requeue_stale_queued(
     return _requeue_where(db, _QUEUED_STALE, "queued_at = NOW(6)", params, dry_run=dry_run)
 
 
-def requeue_pending_after_enrolment(db: Database, *, limit: int, dry_run: bool = False) -> list[int]:
+def requeue_pending_after_enrolment(
+    db: Database, *, limit: int, dry_run: bool = False, audit: AuditEntry | None = None
+) -> list[int]:
     """PENDING rows with faces, finished before the latest enrolment."""
     params = {"limit": limit}
-    return _requeue_where(db, _PENDING_BEFORE_ENROLMENT, _BACK_TO_QUEUE, params, dry_run=dry_run)
+    return _requeue_where(db, _PENDING_BEFORE_ENROLMENT, _BACK_TO_QUEUE, params, dry_run=dry_run, audit=audit)
 
 
-def requeue_final_image(db: Database, image_id: int) -> list[int]:
+def requeue_final_image(db: Database, image_id: int, audit: AuditEntry | None = None) -> list[int]:
     """One image back to QUEUED if it is final: [image_id] when this call won it, else []."""
     params = {"image_id": image_id, "limit": 1}
-    return _requeue_where(db, _FINAL_IMAGE, _BACK_TO_QUEUE, params, dry_run=False)
+    return _requeue_where(db, _FINAL_IMAGE, _BACK_TO_QUEUE, params, dry_run=False, audit=audit)
 
 
-def requeue_with_status(db: Database, status: ImageStatus, *, limit: int) -> list[int]:
+def requeue_with_status(
+    db: Database, status: ImageStatus, *, limit: int, audit: AuditEntry | None = None
+) -> list[int]:
     """Up to `limit` final rows of `status` back to QUEUED, oldest first."""
     if not status.is_final:
         raise ValueError(f"only final images can be re-queued, not {status.value}")
     params = {"status": status.value, "limit": limit}
-    return _requeue_where(db, _WITH_STATUS, _BACK_TO_QUEUE, params, dry_run=False)
+    return _requeue_where(db, _WITH_STATUS, _BACK_TO_QUEUE, params, dry_run=False, audit=audit)
 
 
 def _requeue_where(
-    db: Database, predicate: str, assignment: str, params: Mapping[str, Any], *, dry_run: bool
+    db: Database,
+    predicate: str,
+    assignment: str,
+    params: Mapping[str, Any],
+    *,
+    dry_run: bool,
+    audit: AuditEntry | None = None,
 ) -> list[int]:
     """Move up to params["limit"] rows matching `predicate`; the ids this call won, oldest first.
 
     Each UPDATE repeats the predicate, so of two concurrent callers only one wins a given row.
     `predicate` and `assignment` are this module's constants, never caller text.
+
+    `audit`: one record per call listing the ids won (`image_ids`). Rows move one per transaction
+    (see below), so no one transaction holds every winning UPDATE: the record goes into the last
+    candidate's transaction when that one wins (always so for one image), else into a transaction
+    of its own right after the last win; a call that won nothing records nothing.
     """
     with db.transaction() as cur:
         cur.execute(f"SELECT id FROM images WHERE {predicate} ORDER BY id LIMIT %(limit)s", params)
@@ -283,19 +314,31 @@ def _requeue_where(
     if dry_run:
         return candidates
 
-    def move(image_id: int) -> bool:
+    won: list[int] = []
+
+    def move(image_id: int, last: bool) -> bool:
         def update(cur: Any) -> bool:
             cur.execute(
                 f"UPDATE images SET {assignment} WHERE id = %(id)s AND {predicate}",
                 {**params, "id": image_id},
             )
-            return bool(cur.rowcount == 1)
+            if cur.rowcount != 1:
+                return False
+            if last and audit is not None:
+                audit.record(cur, image_ids=[*won, image_id])
+            return True
 
         # The predicate's subqueries read faces with shared locks, which can deadlock with a
         # processor writing that image's outcome; the conditional UPDATE is safe to repeat.
         return bool(db.run_transaction(update))
 
-    return [image_id for image_id in candidates if move(image_id)]
+    for index, image_id in enumerate(candidates):
+        if move(image_id, last=index == len(candidates) - 1):
+            won.append(image_id)
+    if audit is not None and won and won[-1] != candidates[-1]:
+        with db.transaction() as cur:
+            audit.record(cur, image_ids=won)
+    return won
 
 
 # Final images go back to the queue at once; QUEUED/PROCESSING ones are already on their way and

@@ -65,7 +65,7 @@ def test_a_rename_shows_everywhere_and_a_taken_name_is_refused(mesh):
         assert taken.json()["person_id"] == second["id"]
         assert api.patch(f"/person/{first['id']}", json={"name": "  "}).status_code == 422
         assert api.patch("/person/999999999", json={"name": unique_name("x")}).status_code == 404
-    assert audit_actions(mesh, first["id"]) == ["rename"]
+    assert audit_actions(mesh, first["id"]) == ["enrol", "rename"]
 
 
 def test_people_are_listed_with_counts_and_paged(mesh):

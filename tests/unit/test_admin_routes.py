@@ -62,16 +62,20 @@ def images(monkeypatch: pytest.MonkeyPatch) -> FakeImages:
     S = ImageStatus
     fake = FakeImages({1: S.FAILED, 2: S.FAILED, 3: S.PENDING, 4: S.QUEUED})
     # The routes pass state.db to the named transitions; here state.db is the fake table.
-    monkeypatch.setattr(admin_routes, "requeue_final_image", lambda db, i: db.requeue_final_image(i))
     monkeypatch.setattr(
-        admin_routes, "requeue_with_status", lambda db, s, *, limit: db.requeue_with_status(s, limit)
+        admin_routes, "requeue_final_image", lambda db, i, audit=None: db.requeue_final_image(i)
+    )
+    monkeypatch.setattr(
+        admin_routes,
+        "requeue_with_status",
+        lambda db, s, *, limit, audit=None: db.requeue_with_status(s, limit),
     )
     monkeypatch.setattr(admin_routes, "count_with_status", lambda db, s: db.count_with_status(s))
     monkeypatch.setattr(admin_routes, "get_image", lambda db, i: db.get_image(i))
     monkeypatch.setattr(
         people_routes,
         "requeue_pending_after_enrolment",
-        lambda db, *, limit: db.requeue_pending_after_enrolment(limit),
+        lambda db, *, limit, audit=None: db.requeue_pending_after_enrolment(limit),
     )
     return fake
 
@@ -182,7 +186,7 @@ def _enrolment() -> tuple[Enrolment, list[EnrolledImage]]:
 def test_enrolment_publishes_the_pending_images_it_won(state: ReceiverState, images: FakeImages) -> None:
     images.enrolled_after = {3}
     enrolment, photos = _enrolment()
-    answer = people_routes.enrolled(state, enrolment, photos, created=True)
+    answer = people_routes.enrolled(state, enrolment, photos, created=True, actor="api-token")
     assert answer["requeued"] == 1
     assert published(state) == [3]
     assert images.rows[3] == ImageStatus.QUEUED
@@ -190,6 +194,6 @@ def test_enrolment_publishes_the_pending_images_it_won(state: ReceiverState, ima
 
 def test_enrolment_with_nothing_pending_publishes_nothing(state: ReceiverState, images: FakeImages) -> None:
     enrolment, photos = _enrolment()
-    answer = people_routes.enrolled(state, enrolment, photos, created=False)
+    answer = people_routes.enrolled(state, enrolment, photos, created=False, actor="api-token")
     assert answer["requeued"] == 0
     assert published(state) == []

@@ -23,7 +23,7 @@ def _fake_insert(poison: str):
     """insert_images as MySQL would answer it: a value it cannot store fails the whole batch."""
     ids: dict[str, int] = {}
 
-    def insert(_db, paths: list[str]) -> list[Posted]:
+    def insert(_db, paths: list[str], _audits=()) -> list[Posted]:
         if poison in paths:
             raise ValueError(f"cannot store {poison!r}")
         return [Posted(ids.setdefault(p, len(ids) + 1), ImageStatus.QUEUED, True) for p in paths]
