@@ -15,7 +15,7 @@ from kubeface.outcome_stream import OutcomeHub, read_outcomes
 from kubeface.queue import PublishError
 from kubeface.request_ids import install_request_ids
 from kubeface.settings import Settings
-from receiver import admin_routes, outcome_routes, upload_routes
+from receiver import admin_routes, cluster_routes, outcome_routes, upload_routes
 from receiver.auth import WriteTokenGuard
 from receiver.errors import install_error_handlers
 from receiver.people_routes import router as people_router
@@ -63,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(people_router, dependencies=[writes_need_token])
     app.include_router(admin_routes.router, dependencies=[writes_need_token])
     app.include_router(upload_routes.router, dependencies=[writes_need_token])
+    app.include_router(cluster_routes.router, dependencies=[writes_need_token])
     install_probes(app, lambda request: request.app.state.receiver.db)
 
     return app

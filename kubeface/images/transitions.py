@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubeface.db import Database
+from kubeface.audit import AuditAction, record
+from kubeface.db import Cursor, Database
 from kubeface.images.status import ImageStatus
 
 DETAIL_MAX = 1024
@@ -46,6 +47,8 @@ class FaceRecord:
     # The nearest person other than the one named (or nearest); `margin` is its distance.
     runner_up_person_id: int | None = None
     margin: float | None = None
+    # The stored encoding (kubeface/encodings.py) of a face that matched nobody, for clustering.
+    encoding: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,19 @@ def complete_image(
                     for f in faces
                 ],
             )
+            _store_unknown_encodings(cur, claim.image_id, faces)
     return True
+
+
+def _store_unknown_encodings(cur: Any, image_id: int, faces: Sequence[FaceRecord]) -> None:
+    """Queue the faces that matched nobody for the clustering worker (kubeface/clustering.py)."""
+    if not any(f.encoding for f in faces):
+        return
+    # executemany inserts in order, so the ids come back in the order of `faces`.
+    cur.execute("SELECT id FROM faces WHERE image_id = %s ORDER BY id", (image_id,))
+    ids = [int(row["id"]) for row in cur.fetchall()]
+    rows = [(face_id, f.encoding) for face_id, f in zip(ids, faces, strict=True) if f.encoding]
+    cur.executemany("INSERT INTO face_encodings (face_id, encoding) VALUES (%s, %s)", rows)
 
 
 def release_claim(db: Database, claim: Claim, detail: str, *, count_attempt: bool) -> bool:
@@ -296,3 +311,89 @@ def _requeue_where(
         return bool(db.run_transaction(update))
 
     return [image_id for image_id in candidates if move(image_id)]
+
+
+# Clusters of unknown faces (kubeface/clustering.py). Only the clustering worker places faces
+# and merges clusters; operators (through the receiver) ignore a cluster or take a face out.
+
+
+def start_cluster(db: Database, face_id: int) -> int:
+    """A new cluster holding only `face_id`; its id."""
+
+    def write(cur: Cursor) -> int:
+        cur.execute("INSERT INTO face_clusters () VALUES ()")
+        cluster_id = int(cur.lastrowid)
+        _place(cur, face_id, cluster_id)
+        return cluster_id
+
+    return db.run_transaction(write)
+
+
+def join_cluster(db: Database, face_id: int, cluster_id: int, absorbed: Sequence[int]) -> None:
+    """`face_id` joins `cluster_id`; the faces of the `absorbed` clusters move into it.
+
+    The merged cluster stays hidden only if every cluster in it was ignored."""
+
+    def write(cur: Cursor) -> None:
+        if absorbed:
+            cur.execute("UPDATE faces SET cluster_id = %s WHERE cluster_id IN %s", (cluster_id, absorbed))
+            cur.execute("SELECT 1 FROM face_clusters WHERE id IN %s AND NOT ignored", (absorbed,))
+            if cur.fetchone():
+                cur.execute("UPDATE face_clusters SET ignored = 0 WHERE id = %s", (cluster_id,))
+            cur.execute("DELETE FROM face_clusters WHERE id IN %s", (absorbed,))
+        _place(cur, face_id, cluster_id)
+
+    db.run_transaction(write)
+
+
+def _place(cur: Cursor, face_id: int, cluster_id: int) -> None:
+    cur.execute("UPDATE faces SET cluster_id = %s WHERE id = %s", (cluster_id, face_id))
+    cur.execute("UPDATE face_encodings SET clustered = 1 WHERE face_id = %s", (face_id,))
+
+
+def ignore_cluster(db: Database, cluster_id: int, *, actor: str) -> bool:
+    """Hide a cluster from the "Unknown people" page; False when there is no such cluster."""
+    with db.transaction() as cur:
+        cur.execute("UPDATE face_clusters SET ignored = 1 WHERE id = %s", (cluster_id,))
+        cur.execute("SELECT 1 FROM face_clusters WHERE id = %s", (cluster_id,))
+        if cur.fetchone() is None:
+            return False
+        record(
+            cur, actor=actor, action=AuditAction.CLUSTER_IGNORE, target=f"cluster:{cluster_id}", details={}
+        )
+    return True
+
+
+def remove_face_from_cluster(db: Database, cluster_id: int, face_id: int, *, actor: str) -> bool:
+    """Take a face out of its cluster for good: its encoding is erased, so it is never placed
+    again. False when the face is not in that cluster."""
+    with db.transaction() as cur:
+        cur.execute(
+            "UPDATE faces SET cluster_id = NULL WHERE id = %s AND cluster_id = %s", (face_id, cluster_id)
+        )
+        if cur.rowcount != 1:
+            return False
+        cur.execute("DELETE FROM face_encodings WHERE face_id = %s", (face_id,))
+        record(
+            cur,
+            actor=actor,
+            action=AuditAction.CLUSTER_REMOVE_FACE,
+            target=f"cluster:{cluster_id}",
+            details={"face_id": face_id},
+        )
+    return True
+
+
+def mark_cluster_enrolled(
+    db: Database, cluster_id: int, person_id: int, *, actor: str, details: Mapping[str, object]
+) -> None:
+    """Record that an operator enrolled the cluster as `person_id` (its images are re-queued)."""
+    with db.transaction() as cur:
+        cur.execute("UPDATE face_clusters SET person_id = %s WHERE id = %s", (person_id, cluster_id))
+        record(
+            cur,
+            actor=actor,
+            action=AuditAction.CLUSTER_ENROL,
+            target=f"cluster:{cluster_id}",
+            details={"person_id": person_id, **details},
+        )
