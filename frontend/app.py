@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import REGISTRY
 
-from frontend import actions, events, pages
+from frontend import actions, clusters, events, pages
 from frontend.access import install_access, operator_credentials, refuse_unsafe_start
 from frontend.errors import install_error_pages
 from frontend.state import FrontendState
@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(actions.router)
+    app.include_router(clusters.router)
     app.include_router(events.router)
     install_probes(app, lambda request: request.app.state.frontend.db)
 

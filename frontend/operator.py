@@ -26,8 +26,11 @@ class ReceiverClient:
         self._client = httpx.Client(base_url=base.rstrip("/"), headers=headers, timeout=timeout_seconds)
 
     def _post(self, path: str, body: dict | None = None) -> dict:
+        return self._send("POST", path, body)
+
+    def _send(self, method: str, path: str, body: dict | None = None) -> dict:
         try:
-            response = self._client.post(path, json=body)
+            response = self._client.request(method, path, json=body)
         except httpx.HTTPError as exc:
             raise ActionFailed(f"the receiver at {self._client.base_url} is unreachable: {exc}") from exc
         try:
@@ -57,6 +60,15 @@ class ReceiverClient:
 
     def add_face_to_person(self, image_id: int, person_id: int, face: int) -> dict:
         return self._post(f"/image/{image_id}/enroll", {"person_id": person_id, "face": face})
+
+    def enrol_cluster(self, cluster_id: int, name: str) -> dict:
+        return self._post(f"/cluster/{cluster_id}/enroll", {"name": name})
+
+    def ignore_cluster(self, cluster_id: int) -> dict:
+        return self._post(f"/cluster/{cluster_id}/ignore")
+
+    def remove_cluster_face(self, cluster_id: int, face_id: int) -> dict:
+        return self._send("DELETE", f"/cluster/{cluster_id}/faces/{face_id}")
 
     def close(self) -> None:
         self._client.close()

@@ -38,6 +38,9 @@ NOTICES = {
     "requeued_all": "{n} image(s) re-queued.",
     "requeued_more": "{n} image(s) re-queued; more remain, press the button again.",
     "enrolled": "Enrolled {name}; {n} image(s) are being re-identified, this one included.",
+    "cluster_enrolled": "Enrolled {name}; {n} image(s) are being re-identified.",
+    "cluster_ignored": "Cluster hidden.",
+    "cluster_face_removed": "Face taken out of its cluster.",
     "added": "Added this face to {name}; {n} image(s) are being re-identified, this one included.",
 }
 

@@ -13,6 +13,7 @@ import time
 import uuid
 
 import grpc
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -192,3 +193,22 @@ def _encode(mesh, path: str, box: pb.Box) -> np.ndarray:
     with grpc.insecure_channel(mesh.recognizer_address) as channel:
         reply = pb_grpc.RecognizerStub(channel).Encode(pb.EncodeRequest(image_path=path, box=box), timeout=60)
     return np.asarray(reply.encoding)
+
+
+def test_the_unknown_people_page_shows_clusters_and_forms_only_to_an_operator(mesh):
+    base, step = _far_away()
+    faces = _unknown_faces(mesh, _image_of_its_own(mesh), [base, base + 0.1 * step])
+    cluster_id = _wait_placed(mesh, faces)[faces[0]]
+    public = httpx.get(f"{mesh.frontend_url}/unknown")
+    assert public.status_code == 200 and f"Cluster {cluster_id} " in public.text
+    assert f'action="/cluster/{cluster_id}/ignore"' not in public.text
+    with mesh.operator() as client:
+        page = client.get("/unknown")
+        assert f'action="/cluster/{cluster_id}/ignore"' in page.text
+        assert f'action="/cluster/{cluster_id}/faces/{faces[0]}/remove"' in page.text
+        done = client.post(
+            f"/cluster/{cluster_id}/ignore", headers={"origin": str(client.base_url).rstrip("/")}
+        )
+        assert done.status_code == 303, done.text
+        assert f"Cluster {cluster_id} " not in client.get("/unknown").text
+    assert httpx.post(f"{mesh.frontend_url}/cluster/{cluster_id}/ignore").status_code in (401, 403, 405)
