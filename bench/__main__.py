@@ -14,13 +14,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import batching, cold_start, end_to_end, ingest, matching, recognition, service
+from bench import batching, clustering, cold_start, end_to_end, ingest, matching, recognition, service
 from bench.mesh import running_mesh
 from bench.photos import photo_set
 from bench.report import Report
 
 log = logging.getLogger("bench")
-SECTIONS = ["recognition", "batching", "matching", "service", "e2e", "ingest", "cold_start"]
+SECTIONS = ["recognition", "batching", "matching", "clustering", "service", "e2e", "ingest", "cold_start"]
 
 
 def main() -> None:
@@ -52,6 +52,9 @@ def main() -> None:
         log.info("matching against many known faces")
         sizes = matching.SIZES if not quick else [1_000, 100_000, 1_000_000]
         results["matching"] = matching.run(report, queries=10 if quick else 30, sizes=sizes)
+    if "clustering" in only:
+        log.info("clustering unknown faces beside many placed ones")
+        results["clustering"] = clustering.run(report, adds=200 if quick else 1000)
     if {"service", "e2e", "ingest", "cold_start"} & set(only):
         root, photos, _ = photo_set()
         names = [f"shared/{p.name}" for p in photos] if root.name == "faces" else [p.name for p in photos]

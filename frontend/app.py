@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import REGISTRY
 
-from frontend import actions, audit_page, events, pages, person_actions
+from frontend import actions, audit_page, clusters, events, pages, person_actions
 from frontend.access import install_access, operator_credentials, refuse_unsafe_start
 from frontend.errors import install_error_pages
 from frontend.state import FrontendState
@@ -53,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(actions.router)
     app.include_router(person_actions.router)
+    app.include_router(clusters.router)
     app.include_router(events.router)
     app.include_router(audit_page.router)
     install_probes(app, lambda request: request.app.state.frontend.db)

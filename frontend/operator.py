@@ -84,5 +84,14 @@ class ReceiverClient:
     def erase_person(self, person_id: int) -> dict:
         return self._call("DELETE", f"/person/{person_id}")
 
+    def enrol_cluster(self, cluster_id: int, name: str) -> dict:
+        return self._post(f"/cluster/{cluster_id}/enroll", {"name": name})
+
+    def ignore_cluster(self, cluster_id: int) -> dict:
+        return self._post(f"/cluster/{cluster_id}/ignore")
+
+    def remove_cluster_face(self, cluster_id: int, face_id: int) -> dict:
+        return self._call("DELETE", f"/cluster/{cluster_id}/faces/{face_id}")
+
     def close(self) -> None:
         self._client.close()

@@ -30,11 +30,26 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ),  # unlink/relabel on erase and merge
         ("SELECT, UPDATE", "gallery_writes"),  # enrolments take its lock (kubeface/people.py)
         ("SELECT, INSERT", "audit_log"),  # every write it makes is recorded (kubeface/audit.py)
+        ("UPDATE (cluster_id)", "faces"),  # an operator takes a face out of its cluster
+        ("SELECT, UPDATE", "face_clusters"),  # ignore; enrolled as
+        (
+            "SELECT (face_id), DELETE",
+            "face_encodings",
+        ),  # a face taken out of its cluster is never placed again
+    ],
+    # The clustering worker (kubeface/cluster_worker.py): the only reader of face_encodings.
+    "cluster": [
+        _SCHEMA_VERSION,
+        ("SELECT", "faces"),
+        ("UPDATE (cluster_id)", "faces"),
+        ("SELECT, UPDATE (clustered)", "face_encodings"),
+        ("SELECT, INSERT, UPDATE, DELETE", "face_clusters"),
     ],
     "processor": [
         _SCHEMA_VERSION,
         ("SELECT, UPDATE", "images"),  # claim, release, complete
         ("SELECT, INSERT, DELETE", "faces"),
+        ("INSERT", "face_encodings"),  # unknown faces, for the clustering worker
         ("SELECT (id)", "person_images"),  # is the recognizer behind the newest enrolment?
         ("SELECT (id, name)", "person"),  # the name in the outcome event (kubeface/outcomes.py)
     ],
@@ -61,6 +76,7 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ("SELECT", "person"),
         ("SELECT (id, person_id, path, encoded, created_at)", "person_images"),
         ("SELECT", "audit_log"),  # the audit page
+        ("SELECT", "face_clusters"),  # the "Unknown people" page; never face_encodings
     ],
 }
 

@@ -16,7 +16,7 @@ from kubeface.audit import AuditAction, AuditEntry, record
 from kubeface.db import Cursor, Database
 from kubeface.encodings import encoding_to_bytes
 from kubeface.images import path_hash
-from kubeface.images.transitions import (
+from kubeface.images.relabel import (
     Unlinked,
     relabel_merged_person,
     unlink_erased_person,

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     recognizer_port: int = 50051
     processor_metrics_port: int = 9101
     recognizer_metrics_port: int = 9102
+    # The clustering worker's /metrics (also its liveness probe).
+    cluster_metrics_port: int = 9103
+    # How often the clustering worker looks for unknown faces it has not placed yet, and how many
+    # it places per look (kubeface/cluster_worker.py).
+    cluster_poll_seconds: float = Field(default=1.0, gt=0)
+    cluster_batch: int = Field(default=500, ge=1)
 
     recognizer_address: str = "127.0.0.1:50051"
     recognizer_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 from prometheus_client import Counter
 
 from kubeface.db import Database
+from kubeface.encodings import encoding_to_bytes
 from kubeface.images import (
     Claim,
     FaceRecord,
@@ -191,6 +193,8 @@ def _face_record(face: pb.Face) -> FaceRecord:
         nearest_distance=face.distance if nearest else None,
         runner_up_person_id=runner_up.person_id if runner_up else None,
         margin=runner_up.distance if runner_up else None,
+        # Only a face that matched nobody is kept for clustering.
+        encoding=encoding_to_bytes(np.asarray(face.encoding)) if face.encoding and named[0] is None else None,
     )
 
 

@@ -15,7 +15,14 @@ from kubeface.outcome_stream import OutcomeHub, read_outcomes
 from kubeface.queue import PublishError
 from kubeface.request_ids import install_request_ids
 from kubeface.settings import Settings
-from receiver import admin_routes, audit_routes, outcome_routes, person_admin_routes, upload_routes
+from receiver import (
+    admin_routes,
+    audit_routes,
+    cluster_routes,
+    outcome_routes,
+    person_admin_routes,
+    upload_routes,
+)
 from receiver.auth import WriteTokenGuard
 from receiver.errors import install_error_handlers
 from receiver.people_routes import router as people_router
@@ -66,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin_routes.router, dependencies=[writes_need_token])
     app.include_router(person_admin_routes.router, dependencies=[writes_need_token])
     app.include_router(upload_routes.router, dependencies=[writes_need_token])
+    app.include_router(cluster_routes.router, dependencies=[writes_need_token])
     # The audit log names operators: reading it needs the token too (open only without API_TOKEN).
     app.include_router(audit_routes.router, dependencies=[Depends(WriteTokenGuard(token, reads_too=True))])
     install_probes(app, lambda request: request.app.state.receiver.db)

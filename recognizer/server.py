@@ -54,6 +54,8 @@ def _pb_face(face: FoundFace, who: FaceIdentity) -> pb.Face:
         entry.matched = who.named is not None and who.named.person_id == who.nearest.person_id
     if who.named is not None:
         entry.named.CopyFrom(_pb_candidate(who.named))
+    else:
+        entry.encoding.extend(face.encoding.tolist())  # for clustering unknown faces
     if who.runner_up is not None:
         entry.runner_up.CopyFrom(_pb_candidate(who.runner_up))
     return entry

@@ -191,6 +191,7 @@ def service_ready(name: str, env: dict[str, str]) -> bool:
         "receiver": ("RECEIVER_PORT", "readyz"),
         "frontend": ("FRONTEND_PORT", "healthz"),
         "processor": ("PROCESSOR_METRICS_PORT", "readyz"),
+        "cluster": ("CLUSTER_METRICS_PORT", "metrics"),
     }[name]
     return _http_ok(f"http://127.0.0.1:{env[port]}/{route}")
 

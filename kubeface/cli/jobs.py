@@ -17,6 +17,13 @@ SERVICES = [
 ]
 
 
+def _cluster(_: argparse.Namespace) -> int:
+    from kubeface.cluster_worker import main
+
+    main()
+    return OK
+
+
 def _service(name: str) -> Callable[[argparse.Namespace], int]:
     def start(_: argparse.Namespace) -> int:
         module = __import__(f"{name}.__main__", fromlist=["main"])
@@ -76,6 +83,9 @@ def _retry(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name, help_text in SERVICES:
         sub.add_parser(name, help=help_text).set_defaults(func=_service(name))
+    sub.add_parser("cluster", help="the one worker that groups unknown faces into clusters").set_defaults(
+        func=_cluster
+    )
     migrate = sub.add_parser("migrate", help="apply the SQL migrations (a no-op when up to date)")
     migrate.add_argument(
         "--accounts",

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fkubeface/proto/recognizer.proto\x12\x16kubeface.recognizer.v1\"%\n\x0fIdentifyRequest\x12\x12\n\nimage_path\x18\x01 \x01(\t\"?\n\x03\x42ox\x12\x0b\n\x03top\x18\x01 \x01(\x05\x12\r\n\x05right\x18\x02 \x01(\x05\x12\x0e\n\x06\x62ottom\x18\x03 \x01(\x05\x12\x0c\n\x04left\x18\x04 \x01(\x05\"\x94\x02\n\x04\x46\x61\x63\x65\x12(\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x1b.kubeface.recognizer.v1.Box\x12\x19\n\x11nearest_person_id\x18\x02 \x01(\x03\x12\x1b\n\x13nearest_person_name\x18\x03 \x01(\t\x12\x1f\n\x17nearest_person_image_id\x18\x04 \x01(\x03\x12\x10\n\x08\x64istance\x18\x05 \x01(\x01\x12\x0f\n\x07matched\x18\x06 \x01(\x08\x12\x30\n\x05named\x18\x07 \x01(\x0b\x32!.kubeface.recognizer.v1.Candidate\x12\x34\n\trunner_up\x18\x08 \x01(\x0b\x32!.kubeface.recognizer.v1.Candidate\"^\n\tCandidate\x12\x11\n\tperson_id\x18\x01 \x01(\x03\x12\x13\n\x0bperson_name\x18\x02 \x01(\t\x12\x17\n\x0fperson_image_id\x18\x03 \x01(\x03\x12\x10\n\x08\x64istance\x18\x04 \x01(\x01\"T\n\x07Timings\x12\x11\n\tdecode_ms\x18\x01 \x01(\x01\x12\x11\n\tdetect_ms\x18\x02 \x01(\x01\x12\x11\n\tencode_ms\x18\x03 \x01(\x01\x12\x10\n\x08match_ms\x18\x04 \x01(\x01\"\xe4\x01\n\x10IdentifyResponse\x12+\n\x05\x66\x61\x63\x65s\x18\x01 \x03(\x0b\x32\x1c.kubeface.recognizer.v1.Face\x12\x13\n\x0bknown_faces\x18\x02 \x01(\x05\x12\x11\n\ttolerance\x18\x03 \x01(\x01\x12\x17\n\x0f\x64\x65tection_model\x18\x04 \x01(\t\x12\x1c\n\x0fgallery_last_id\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\x30\n\x07timings\x18\x06 \x01(\x0b\x32\x1f.kubeface.recognizer.v1.TimingsB\x12\n\x10_gallery_last_id\"Z\n\rEncodeRequest\x12\x12\n\nimage_path\x18\x01 \x01(\t\x12-\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x1b.kubeface.recognizer.v1.BoxH\x00\x88\x01\x01\x42\x06\n\x04_box\"a\n\x0e\x45ncodeResponse\x12\x10\n\x08\x65ncoding\x18\x01 \x03(\x01\x12(\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x1b.kubeface.recognizer.v1.Box\x12\x13\n\x0b\x66\x61\x63\x65s_found\x18\x03 \x01(\x05\x32\xc4\x01\n\nRecognizer\x12]\n\x08Identify\x12\'.kubeface.recognizer.v1.IdentifyRequest\x1a(.kubeface.recognizer.v1.IdentifyResponse\x12W\n\x06\x45ncode\x12%.kubeface.recognizer.v1.EncodeRequest\x1a&.kubeface.recognizer.v1.EncodeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fkubeface/proto/recognizer.proto\x12\x16kubeface.recognizer.v1\"%\n\x0fIdentifyRequest\x12\x12\n\nimage_path\x18\x01 \x01(\t\"?\n\x03\x42ox\x12\x0b\n\x03top\x18\x01 \x01(\x05\x12\r\n\x05right\x18\x02 \x01(\x05\x12\x0e\n\x06\x62ottom\x18\x03 \x01(\x05\x12\x0c\n\x04left\x18\x04 \x01(\x05\"\xa6\x02\n\x04\x46\x61\x63\x65\x12(\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x1b.kubeface.recognizer.v1.Box\x12\x19\n\x11nearest_person_id\x18\x02 \x01(\x03\x12\x1b\n\x13nearest_person_name\x18\x03 \x01(\t\x12\x1f\n\x17nearest_person_image_id\x18\x04 \x01(\x03\x12\x10\n\x08\x64istance\x18\x05 \x01(\x01\x12\x0f\n\x07matched\x18\x06 \x01(\x08\x12\x30\n\x05named\x18\x07 \x01(\x0b\x32!.kubeface.recognizer.v1.Candidate\x12\x34\n\trunner_up\x18\x08 \x01(\x0b\x32!.kubeface.recognizer.v1.Candidate\x12\x10\n\x08\x65ncoding\x18\t \x03(\x01\"^\n\tCandidate\x12\x11\n\tperson_id\x18\x01 \x01(\x03\x12\x13\n\x0bperson_name\x18\x02 \x01(\t\x12\x17\n\x0fperson_image_id\x18\x03 \x01(\x03\x12\x10\n\x08\x64istance\x18\x04 \x01(\x01\"T\n\x07Timings\x12\x11\n\tdecode_ms\x18\x01 \x01(\x01\x12\x11\n\tdetect_ms\x18\x02 \x01(\x01\x12\x11\n\tencode_ms\x18\x03 \x01(\x01\x12\x10\n\x08match_ms\x18\x04 \x01(\x01\"\xe4\x01\n\x10IdentifyResponse\x12+\n\x05\x66\x61\x63\x65s\x18\x01 \x03(\x0b\x32\x1c.kubeface.recognizer.v1.Face\x12\x13\n\x0bknown_faces\x18\x02 \x01(\x05\x12\x11\n\ttolerance\x18\x03 \x01(\x01\x12\x17\n\x0f\x64\x65tection_model\x18\x04 \x01(\t\x12\x1c\n\x0fgallery_last_id\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\x30\n\x07timings\x18\x06 \x01(\x0b\x32\x1f.kubeface.recognizer.v1.TimingsB\x12\n\x10_gallery_last_id\"Z\n\rEncodeRequest\x12\x12\n\nimage_path\x18\x01 \x01(\t\x12-\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x1b.kubeface.recognizer.v1.BoxH\x00\x88\x01\x01\x42\x06\n\x04_box\"a\n\x0e\x45ncodeResponse\x12\x10\n\x08\x65ncoding\x18\x01 \x03(\x01\x12(\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x1b.kubeface.recognizer.v1.Box\x12\x13\n\x0b\x66\x61\x63\x65s_found\x18\x03 \x01(\x05\x32\xc4\x01\n\nRecognizer\x12]\n\x08Identify\x12\'.kubeface.recognizer.v1.IdentifyRequest\x1a(.kubeface.recognizer.v1.IdentifyResponse\x12W\n\x06\x45ncode\x12%.kubeface.recognizer.v1.EncodeRequest\x1a&.kubeface.recognizer.v1.EncodeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,17 +36,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BOX']._serialized_start=98
   _globals['_BOX']._serialized_end=161
   _globals['_FACE']._serialized_start=164
-  _globals['_FACE']._serialized_end=440
-  _globals['_CANDIDATE']._serialized_start=442
-  _globals['_CANDIDATE']._serialized_end=536
-  _globals['_TIMINGS']._serialized_start=538
-  _globals['_TIMINGS']._serialized_end=622
-  _globals['_IDENTIFYRESPONSE']._serialized_start=625
-  _globals['_IDENTIFYRESPONSE']._serialized_end=853
-  _globals['_ENCODEREQUEST']._serialized_start=855
-  _globals['_ENCODEREQUEST']._serialized_end=945
-  _globals['_ENCODERESPONSE']._serialized_start=947
-  _globals['_ENCODERESPONSE']._serialized_end=1044
-  _globals['_RECOGNIZER']._serialized_start=1047
-  _globals['_RECOGNIZER']._serialized_end=1243
+  _globals['_FACE']._serialized_end=458
+  _globals['_CANDIDATE']._serialized_start=460
+  _globals['_CANDIDATE']._serialized_end=554
+  _globals['_TIMINGS']._serialized_start=556
+  _globals['_TIMINGS']._serialized_end=640
+  _globals['_IDENTIFYRESPONSE']._serialized_start=643
+  _globals['_IDENTIFYRESPONSE']._serialized_end=871
+  _globals['_ENCODEREQUEST']._serialized_start=873
+  _globals['_ENCODEREQUEST']._serialized_end=963
+  _globals['_ENCODERESPONSE']._serialized_start=965
+  _globals['_ENCODERESPONSE']._serialized_end=1062
+  _globals['_RECOGNIZER']._serialized_start=1065
+  _globals['_RECOGNIZER']._serialized_end=1261
 # @@protoc_insertion_point(module_scope)

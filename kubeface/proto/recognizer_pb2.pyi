@@ -25,7 +25,7 @@ class Box(_message.Message):
     def __init__(self, top: _Optional[int] = ..., right: _Optional[int] = ..., bottom: _Optional[int] = ..., left: _Optional[int] = ...) -> None: ...
 
 class Face(_message.Message):
-    __slots__ = ("box", "nearest_person_id", "nearest_person_name", "nearest_person_image_id", "distance", "matched", "named", "runner_up")
+    __slots__ = ("box", "nearest_person_id", "nearest_person_name", "nearest_person_image_id", "distance", "matched", "named", "runner_up", "encoding")
     BOX_FIELD_NUMBER: _ClassVar[int]
     NEAREST_PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     NEAREST_PERSON_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,7 @@ class Face(_message.Message):
     MATCHED_FIELD_NUMBER: _ClassVar[int]
     NAMED_FIELD_NUMBER: _ClassVar[int]
     RUNNER_UP_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
     box: Box
     nearest_person_id: int
     nearest_person_name: str
@@ -42,7 +43,8 @@ class Face(_message.Message):
     matched: bool
     named: Candidate
     runner_up: Candidate
-    def __init__(self, box: _Optional[_Union[Box, _Mapping]] = ..., nearest_person_id: _Optional[int] = ..., nearest_person_name: _Optional[str] = ..., nearest_person_image_id: _Optional[int] = ..., distance: _Optional[float] = ..., matched: _Optional[bool] = ..., named: _Optional[_Union[Candidate, _Mapping]] = ..., runner_up: _Optional[_Union[Candidate, _Mapping]] = ...) -> None: ...
+    encoding: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, box: _Optional[_Union[Box, _Mapping]] = ..., nearest_person_id: _Optional[int] = ..., nearest_person_name: _Optional[str] = ..., nearest_person_image_id: _Optional[int] = ..., distance: _Optional[float] = ..., matched: _Optional[bool] = ..., named: _Optional[_Union[Candidate, _Mapping]] = ..., runner_up: _Optional[_Union[Candidate, _Mapping]] = ..., encoding: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Candidate(_message.Message):
     __slots__ = ("person_id", "person_name", "person_image_id", "distance")

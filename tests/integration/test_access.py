@@ -64,6 +64,11 @@ def test_the_token_never_appears_in_any_log(mesh):
         ("frontend", "SELECT encoding FROM person_images"),
         ("frontend", "SELECT * FROM person_images"),
         ("frontend", "SELECT COUNT(*) FROM person_images WHERE encoding IS NOT NULL"),
+        # Unknown faces' encodings: only the clustering worker reads them (processor writes).
+        ("frontend", "SELECT encoding FROM face_encodings"),
+        ("receiver", "SELECT encoding FROM face_encodings"),
+        ("processor", "SELECT encoding FROM face_encodings"),
+        ("cluster", "DELETE FROM images"),
         ("processor", "DELETE FROM person"),
         # The processor and the retry job need one column each of person_images, not encodings.
         ("processor", "SELECT encoding FROM person_images"),

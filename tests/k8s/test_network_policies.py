@@ -45,6 +45,7 @@ NEEDS = {
         *OUTCOME_STREAM,  # live pages
     },
     "retry": {(MYSQL, "mysql"), ("nsqd", "http")},
+    "cluster": {(MYSQL, "mysql")},
     "migrate": {(MYSQL, "mysql")},
     "nsqd": {("nsqlookupd", "tcp")},
     "nsqlookupd": set(),
@@ -54,7 +55,7 @@ FROM_OUTSIDE = {
     ("ingress-nginx", "receiver", "http"),
     ("ingress-nginx", "frontend", "http"),
     *(("monitoring", app, "http") for app in ("receiver", "frontend")),
-    *(("monitoring", app, "metrics") for app in ("processor", "recognizer")),
+    *(("monitoring", app, "metrics") for app in ("processor", "recognizer", "cluster")),
     ("keda", "nsqd", "http"),
     ("keda", "nsqlookupd", "http"),
 }

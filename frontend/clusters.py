@@ -1,0 +1,78 @@
+"""The "Unknown people" page: clusters of faces that matched nobody, and the operator's forms.
+
+Each face is shown cropped from the image's picture preview by an SVG viewBox in the picture's
+own pixels (the recognizer's boxes), so no new image is decoded per face. The forms call the
+receiver (frontend/operator.py); only a signed-in operator sees or reaches them (access.py).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from frontend.actions import _done, _failed, _form
+from frontend.operator import ActionFailed
+from frontend.pages import render
+from frontend.state import FrontendState
+from frontend.thumbnails import PreviewUnavailable
+from kubeface.images.clusters import ClusterFace, list_clusters
+
+router = APIRouter()
+
+CLUSTERS_SHOWN = 50
+BACK = "/unknown"
+
+
+def _crop(state: FrontendState, face: ClusterFace) -> dict[str, object]:
+    """The face and the frame its box is in: the upright picture's width and height."""
+    try:
+        width, height = state.thumbnails.size(face.path)
+    except PreviewUnavailable:
+        width = height = None
+    box = (face.left, face.top, max(face.right - face.left, 1), max(face.bottom - face.top, 1))
+    return {"face": face, "width": width, "height": height, "view": " ".join(map(str, box))}
+
+
+@router.get("/unknown", response_class=HTMLResponse)
+def unknown_people(request: Request):
+    state: FrontendState = request.app.state.frontend
+    clusters = [
+        {"cluster": c, "crops": [_crop(state, f) for f in c.faces]}
+        for c in list_clusters(state.db, limit=CLUSTERS_SHOWN)
+    ]
+    return render(request, "unknown.html", {"clusters": clusters})
+
+
+@router.post("/cluster/{cluster_id}/enroll")
+async def enrol_cluster(request: Request, cluster_id: int):
+    """Enrol the cluster under a new name, or add it to the person picked."""
+    state: FrontendState = request.app.state.frontend
+    name = (await _form(request)).get("name", "").strip()
+    if not name:
+        return _failed(request, ActionFailed("type the person's name, then press Enrol", 422), BACK)
+    try:
+        answer = await run_in_threadpool(state.receiver.enrol_cluster, cluster_id, name)
+    except ActionFailed as exc:
+        return _failed(request, exc, BACK)
+    return _done(BACK, done="cluster_enrolled", name=answer.get("name", name), n=answer.get("requeued", 0))
+
+
+@router.post("/cluster/{cluster_id}/ignore")
+async def ignore_cluster(request: Request, cluster_id: int):
+    state: FrontendState = request.app.state.frontend
+    try:
+        await run_in_threadpool(state.receiver.ignore_cluster, cluster_id)
+    except ActionFailed as exc:
+        return _failed(request, exc, BACK)
+    return _done(BACK, done="cluster_ignored")
+
+
+@router.post("/cluster/{cluster_id}/faces/{face_id}/remove")
+async def remove_face(request: Request, cluster_id: int, face_id: int):
+    state: FrontendState = request.app.state.frontend
+    try:
+        await run_in_threadpool(state.receiver.remove_cluster_face, cluster_id, face_id)
+    except ActionFailed as exc:
+        return _failed(request, exc, BACK)
+    return _done(BACK, done="cluster_face_removed")
