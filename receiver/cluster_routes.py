@@ -11,6 +11,7 @@ import logging
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kubeface.audit import AuditAction, AuditEntry
 from kubeface.images import requeue_final_image
 from kubeface.images.cluster_transitions import (
     ignore_cluster,
@@ -82,15 +83,21 @@ def enrol_cluster(cluster_id: int, body: EnrolCluster, request: Request) -> dict
     if body.name is not None:
         refuse_taken_name(state, body.name)
     photos = [EnrolledImage(face.path, _encode(state, face)) for face in cluster.faces[:ENROL_FACES]]
+    actor = actor_of(request)
+    origin = {"cluster_id": cluster_id}
     if body.person_id is not None:
-        enrolment = add_photos(state.db, body.person_id, photos)
+        enrolment = add_photos(
+            state.db, body.person_id, photos, AuditEntry(actor, AuditAction.ADD_PHOTO, details=origin)
+        )
     else:
-        enrolment = create_person(state.db, body.name, photos)
+        enrolment = create_person(
+            state.db, body.name, photos, AuditEntry(actor, AuditAction.ENROL, details=origin)
+        )
     mark_cluster_enrolled(
         state.db,
         cluster_id,
         enrolment.person_id,
-        actor=actor_of(request),
+        actor=actor,
         details={"faces": [face.face_id for face in cluster.faces[:ENROL_FACES]]},
     )
     images = cluster_image_ids(state.db, cluster_id)
@@ -98,7 +105,7 @@ def enrol_cluster(cluster_id: int, body: EnrolCluster, request: Request) -> dict
         lambda db: [i for image_id in images for i in requeue_final_image(db, image_id)], "cluster enrolled"
     )
     log.info("cluster enrolled", extra={"cluster_id": cluster_id, "person_id": enrolment.person_id})
-    answer = enrolled(state, enrolment, photos, created=body.person_id is None)
+    answer = enrolled(state, enrolment, photos, created=body.person_id is None, actor=actor)
     answer["requeued"] += len(won)
     answer["cluster_id"] = cluster_id
     return answer

@@ -182,8 +182,8 @@ class GalleryStore:
         self._encode_path = encode_path
         self._image_root = image_root
         self._gallery = Gallery.of([])
-        # Set only after the faces up to that id are in `_gallery` (and zeroed before a reload
-        # empties it), so a reader taking `loaded_through` first never claims more than it has.
+        # Set only after the faces up to that id are in `_gallery`, so a reader taking
+        # `loaded_through` first never claims more than it has.
         self._last_id = 0
         self._rows_seen = 0
         # gallery_writes.changes as last seen: renames, merges and erasures bump it (kubeface/people.py).
@@ -200,53 +200,67 @@ class GalleryStore:
         return self._last_id
 
     def refresh(self) -> int:
-        """Load rows added since the last refresh (everything after a deletion); return how many."""
+        """Load rows added since the last refresh (everything after a deletion or a people
+        change); return how many. A full reload is built aside and swapped in whole, so requests
+        meanwhile keep matching against the previous gallery, never an empty one."""
         with self._lock:
-            with self._db.transaction() as cur:
-                # `seen`: the rows up to the last id loaded, as the table has them now. Enrolments
-                # insert in id order (kubeface/people.py), but a row inserted by hand may commit
-                # below an id already loaded, and rows may be deleted: either changes `seen`.
-                cur.execute(
-                    "SELECT COALESCE(SUM(id <= %s), 0) AS seen, COALESCE(MAX(id), 0) AS last"
-                    " FROM person_images",
-                    (self._last_id,),
-                )
-                totals = cur.fetchone()
-                cur.execute("SELECT changes FROM gallery_writes WHERE id = 1")
-                changes = cur.fetchone()
-            changed = changes is not None and changes["changes"] != self._changes_seen
-            if changed and self._changes_seen is not None:
-                log.info("known faces were renamed, merged or erased; reloading all")
-                self._last_id, self._rows_seen = 0, 0
-                self._gallery = Gallery.of([])
-            self._changes_seen = changes["changes"] if changes is not None else None
-            if totals["seen"] != self._rows_seen or totals["last"] < self._last_id:
-                log.info(
-                    "known faces were removed or committed out of id order; reloading all",
-                    extra={"rows_now": int(totals["seen"]), "rows_loaded": self._rows_seen},
-                )
-                self._last_id, self._rows_seen = 0, 0
-                self._gallery = Gallery.of([])
+            totals, changes = self._read_totals()
+            reload = self._needs_reload(totals, changes)
+            if reload:
+                gallery, last_id, rows_seen = Gallery.of([]), 0, 0
+            else:
+                gallery, last_id, rows_seen = self._gallery, self._last_id, self._rows_seen
             added = 0
             # In pages, so that a million known faces never sit in memory as a million dicts.
-            while totals["last"] > self._last_id:
-                with self._db.transaction() as cur:
-                    cur.execute(
-                        "SELECT pi.id, pi.person_id, p.name, pi.path, pi.encoding FROM person_images pi"
-                        " JOIN person p ON p.id = pi.person_id WHERE pi.id > %s ORDER BY pi.id LIMIT %s",
-                        (self._last_id, REFRESH_PAGE_ROWS),
-                    )
-                    rows = cur.fetchall()
+            while totals["last"] > last_id:
+                rows = self._rows_after(last_id)
                 if not rows:
                     break
                 page = self._page_gallery(rows)
-                self._gallery = self._gallery.extended(page)
-                self._last_id = rows[-1]["id"]
-                self._rows_seen += len(rows)
-                added += len(page)
+                gallery = gallery.extended(page)
+                last_id, rows_seen, added = rows[-1]["id"], rows_seen + len(rows), added + len(page)
+            # Gallery first, then the id: a reader taking `loaded_through` first never claims more.
+            self._gallery, self._rows_seen = gallery, rows_seen
+            self._last_id = last_id
+            self._changes_seen = changes  # only now: a reload cut short is tried again
             if added:
-                log.info("known faces loaded", extra={"added": added, "known_faces": len(self._gallery)})
+                log.info("known faces loaded", extra={"added": added, "known_faces": len(gallery)})
             return added
+
+    def _read_totals(self) -> tuple[dict, int | None]:
+        with self._db.transaction() as cur:
+            # `seen`: the rows up to the last id loaded, as the table has them now. Enrolments
+            # insert in id order (kubeface/people.py), but a row inserted by hand may commit
+            # below an id already loaded, and rows may be deleted: either changes `seen`.
+            cur.execute(
+                "SELECT COALESCE(SUM(id <= %s), 0) AS seen, COALESCE(MAX(id), 0) AS last FROM person_images",
+                (self._last_id,),
+            )
+            totals = cur.fetchone()
+            cur.execute("SELECT changes FROM gallery_writes WHERE id = 1")
+            changes = cur.fetchone()
+        return totals, (int(changes["changes"]) if changes is not None else None)
+
+    def _needs_reload(self, totals: dict, changes: int | None) -> bool:
+        if self._changes_seen is not None and changes != self._changes_seen:
+            log.info("known faces were renamed, merged or erased; reloading all")
+            return True
+        if totals["seen"] != self._rows_seen or totals["last"] < self._last_id:
+            log.info(
+                "known faces were removed or committed out of id order; reloading all",
+                extra={"rows_now": int(totals["seen"]), "rows_loaded": self._rows_seen},
+            )
+            return True
+        return False
+
+    def _rows_after(self, last_id: int) -> list[dict]:
+        with self._db.transaction() as cur:
+            cur.execute(
+                "SELECT pi.id, pi.person_id, p.name, pi.path, pi.encoding FROM person_images pi"
+                " JOIN person p ON p.id = pi.person_id WHERE pi.id > %s ORDER BY pi.id LIMIT %s",
+                (last_id, REFRESH_PAGE_ROWS),
+            )
+            return list(cur.fetchall())
 
     def _page_gallery(self, rows: list[dict]) -> Gallery:
         cached = [row for row in rows if row["encoding"] is not None]
