@@ -26,6 +26,8 @@ BACK = "/unknown"
 
 def _crop(state: FrontendState, face: ClusterFace) -> dict[str, object]:
     """The face and the frame its box is in: the upright picture's width and height."""
+    width: int | None
+    height: int | None
     try:
         width, height = state.thumbnails.size(face.path)
     except PreviewUnavailable:

@@ -110,6 +110,8 @@ def image(request: Request, image_id: int):
     found = get_image(state.db, image_id)
     if found is None:
         return not_found(request, f"image {image_id}")
+    width: int | None
+    height: int | None
     try:
         width, height = state.thumbnails.size(found["path"])
     except PreviewUnavailable:

@@ -32,7 +32,8 @@ def _like(text: str) -> str:
 def results_sql(flt: ResultsFilter, page_size: int) -> tuple[str, dict]:
     """The page's one query, keyset on id: with no filter it walks the primary key, with a status
     ix_images_status_id, with a person ix_images_person. No OFFSET: a deep page costs the first's."""
-    where, params = [], {"limit": page_size + 1}
+    where: list[str] = []
+    params: dict[str, object] = {"limit": page_size + 1}
     if flt.status is not None:
         where.append("i.status = %(status)s")
         params["status"] = flt.status.value

@@ -49,6 +49,7 @@ class ThumbnailCache:
             owner = flight is None
             if owner:
                 flight = self._making[target] = Future()
+        assert flight is not None  # set above, by this request or the one making it
         if not owner:
             flight.result()  # another request is making it; its error is ours too
             return target

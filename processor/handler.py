@@ -120,16 +120,16 @@ def _process_claimed(
     try:
         reply = recognizer.identify(claim.path)
     except ImageRejected as exc:
-        detail = f"{exc.code_name}: {exc}"
-        return _counted(_record(db, rows, claim, ImageStatus.FAILED, detail=detail))
+        rejected = f"{exc.code_name}: {exc}"
+        return _counted(_record(db, rows, claim, ImageStatus.FAILED, detail=rejected))
     except BreakerOpen as exc:
         rows.release(db, claim, exc.public, count_attempt=False)
         return _counted(Requeue(config.breaker_requeue_delay_seconds, "breaker open"))
     except RecognizerUnavailable as exc:
         if claim.attempts >= config.max_attempts:
             log.warning("recognizer call failed; giving up", extra={**log_extra, "error": str(exc)})
-            detail = f"recognizer error after {claim.attempts} attempts: {exc.public}"
-            return _counted(_record(db, rows, claim, ImageStatus.FAILED, detail=detail))
+            gave_up = f"recognizer error after {claim.attempts} attempts: {exc.public}"
+            return _counted(_record(db, rows, claim, ImageStatus.FAILED, detail=gave_up))
         rows.release(db, claim, exc.public, count_attempt=True)
         log.warning("recognizer call failed; requeued", extra={**log_extra, "error": str(exc)})
         return _counted(Requeue(min(2.0**claim.attempts, 60.0), "recognizer unavailable"))

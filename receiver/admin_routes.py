@@ -122,6 +122,7 @@ def enrol_from_image(image_id: int, body: EnrolFromImage, request: Request) -> d
         audit = AuditEntry(actor, AuditAction.ADD_PHOTO, details=source)
         enrolment = add_photos(state.db, body.person_id, photo, audit)
     else:
+        assert body.name is not None  # the body's validator asks for one of the two
         enrolment = create_person(
             state.db, body.name, photo, AuditEntry(actor, AuditAction.ENROL, details=source)
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -90,6 +91,7 @@ def enrol_cluster(cluster_id: int, body: EnrolCluster, request: Request) -> dict
             state.db, body.person_id, photos, AuditEntry(actor, AuditAction.ADD_PHOTO, details=origin)
         )
     else:
+        assert body.name is not None  # the body's validator asks for one of the two
         enrolment = create_person(
             state.db, body.name, photos, AuditEntry(actor, AuditAction.ENROL, details=origin)
         )
@@ -111,10 +113,10 @@ def enrol_cluster(cluster_id: int, body: EnrolCluster, request: Request) -> dict
     return answer
 
 
-def _encode(state: ReceiverState, face: ClusterFace) -> list[float]:
+def _encode(state: ReceiverState, face: ClusterFace) -> np.ndarray:
     box = pb.Box(top=face.top, right=face.right, bottom=face.bottom, left=face.left)
     try:
-        return list(state.recognizer.encode(face.path, box).encoding)
+        return np.asarray(state.recognizer.encode(face.path, box).encoding)
     except (NoFaceFound, ImageRejected) as exc:
         raise ApiError(
             422,

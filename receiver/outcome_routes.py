@@ -10,8 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from kubeface.images import get_image
+from kubeface.images.status import FINAL_STATUSES
 from kubeface.outcome_stream import HubFull, OutcomeHub, Subscription, SubscriptionClosed
-from kubeface.outcomes import FINAL_STATUSES
 from kubeface.sse import BadIds, busy, events_response, parse_ids
 from receiver.errors import ApiError
 from receiver.state import ReceiverState

@@ -236,7 +236,7 @@ class GalleryStore:
                 "SELECT COALESCE(SUM(id <= %s), 0) AS seen, COALESCE(MAX(id), 0) AS last FROM person_images",
                 (self._last_id,),
             )
-            totals = cur.fetchone()
+            totals = cur.fetchone() or {"seen": 0, "last": 0}  # an aggregate always has its row
             cur.execute("SELECT changes FROM gallery_writes WHERE id = 1")
             changes = cur.fetchone()
         return totals, (int(changes["changes"]) if changes is not None else None)
