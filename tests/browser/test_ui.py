@@ -108,7 +108,7 @@ def test_enrol_a_person_from_an_image_page(mesh, ui, seeded, page, screenshots):
     first, second = (mesh.wait_final(mesh.post(f"browser/rose{n}.jpg")["id"]) for n in (1, 2))
     assert first["status"] == second["status"] == "PENDING"
     page.goto(ui + f"/image/{first['id']}")
-    page.get_by_label("Name").fill("rose_leslie")
+    page.get_by_label("Name for face 1", exact=True).fill("rose_leslie")
     page.get_by_role("button", name="Enrol").click()
     assert "Enrolled rose_leslie" in page.locator(".notice").inner_text()
     # The image itself and the other PENDING photo of her are re-identified without anyone asking.
