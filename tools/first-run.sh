@@ -50,6 +50,13 @@ for run in $(seq "$runs"); do
         grep -q "\"person\":\"$who\"" <<<"$result" || { echo "run $run: $who not found in two_people.jpg: $result"; exit 1; }
     done
     grep -q 'outside the image root' <<<"$batch" || { echo "run $run: ../etc/passwd not refused: $batch"; exit 1; }
+    uploaded=$(curl -sf -F file=@images/obama2.jpg localhost:8000/image/upload)
+    grep -q '"path":"uploads/' <<<"$uploaded" || { echo "run $run: upload not stored: $uploaded"; exit 1; }
+    up=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$uploaded")
+    waited=$(curl -sf "localhost:8000/image/$up?wait=30")
+    grep -q '"person":"obama"' <<<"$waited" || { echo "run $run: ?wait= did not answer the outcome: $waited"; exit 1; }
+    raw=$(curl -sf --data-binary @images/biden.jpg -H 'Content-Type: image/jpeg' localhost:8000/image/upload)
+    grep -q '"path":"uploads/' <<<"$raw" || { echo "run $run: raw upload not stored: $raw"; exit 1; }
     echo "run $run: walk-through answered as the README says"
     kill -INT -- -"$runner"
     wait "$runner" || true
