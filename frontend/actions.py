@@ -21,18 +21,18 @@ from kubeface.images import REQUEUEABLE_STATUSES, ImageStatus
 router = APIRouter()
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request) -> dict[str, str]:
     """A urlencoded form's fields (first value of each); no multipart parser is needed for these."""
     body = await request.body()  # at most MAX_FORM_BYTES: the access middleware refused more
     fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {name: values[0] for name, values in fields.items()}
 
 
-def _failed(request: Request, exc: ActionFailed, back: str) -> HTMLResponse:
+def action_failed_page(request: Request, exc: ActionFailed, back: str) -> HTMLResponse:
     return render(request, "action_failed.html", {"error": str(exc), "back": back}, exc.status_code)
 
 
-def _done(path: str, **query: object) -> RedirectResponse:
+def redirect_done(path: str, **query: object) -> RedirectResponse:
     return RedirectResponse(f"{path}?{urlencode(query)}", status_code=303)
 
 
@@ -43,34 +43,36 @@ async def requeue(request: Request, image_id: int):
     try:
         await run_in_threadpool(state.receiver.requeue, image_id)
     except ActionFailed as exc:
-        return _failed(request, exc, back)
-    return _done(back, done="requeued")
+        return action_failed_page(request, exc, back)
+    return redirect_done(back, done="requeued")
 
 
 @router.post("/images/requeue")
 async def requeue_all(request: Request):
     state: FrontendState = request.app.state.frontend
-    status = (await _form(request)).get("status", "")
+    status = (await read_form(request)).get("status", "")
     if status not in REQUEUEABLE_STATUSES:
         choices = " or ".join(s.value for s in REQUEUEABLE_STATUSES)
-        return _failed(request, ActionFailed(f"choose {choices} to re-queue", 422), "/")
+        return action_failed_page(request, ActionFailed(f"choose {choices} to re-queue", 422), "/")
     try:
         answer = await run_in_threadpool(state.receiver.requeue_all, status)
     except ActionFailed as exc:
-        return _failed(request, exc, "/")
+        return action_failed_page(request, exc, "/")
     done = "requeued_more" if answer.get("remaining") else "requeued_all"
-    return _done("/", done=done, n=answer.get("count", 0), status=ImageStatus.QUEUED.value)
+    return redirect_done("/", done=done, n=answer.get("count", 0), status=ImageStatus.QUEUED.value)
 
 
 @router.post("/image/{image_id}/enroll")
 async def enrol(request: Request, image_id: int):
     """Enrol the image's face as a new person; a taken name is refused, never merged."""
     state: FrontendState = request.app.state.frontend
-    form = await _form(request)
+    form = await read_form(request)
     back = f"/image/{image_id}"
     name, face = form.get("name", "").strip(), required_id("face", form.get("face", ""))
     if not name:
-        return _failed(request, ActionFailed("type the person's name, then press Enrol", 422), back)
+        return action_failed_page(
+            request, ActionFailed("type the person's name, then press Enrol", 422), back
+        )
     try:
         answer = await run_in_threadpool(state.receiver.enrol_from_image, image_id, name, face)
     except ActionFailed as exc:
@@ -80,20 +82,20 @@ async def enrol(request: Request, image_id: int):
                 " “Add to existing person” for this face; to enrol someone else, use another name",
                 409,
             )
-        return _failed(request, exc, back)
-    return _done(back, done="enrolled", name=answer.get("name", name), n=answer.get("requeued", 0))
+        return action_failed_page(request, exc, back)
+    return redirect_done(back, done="enrolled", name=answer.get("name", name), n=answer.get("requeued", 0))
 
 
 @router.post("/image/{image_id}/add-to-person")
 async def add_to_person(request: Request, image_id: int):
     """Add the image's face to a person the operator picked: the explicit way to add to someone."""
     state: FrontendState = request.app.state.frontend
-    form = await _form(request)
+    form = await read_form(request)
     back = f"/image/{image_id}"
     person_id = required_id("person_id", form.get("person_id", ""))
     face = required_id("face", form.get("face", ""))
     try:
         answer = await run_in_threadpool(state.receiver.add_face_to_person, image_id, person_id, face)
     except ActionFailed as exc:
-        return _failed(request, exc, back)
-    return _done(back, done="added", name=answer.get("name", ""), n=answer.get("requeued", 0))
+        return action_failed_page(request, exc, back)
+    return redirect_done(back, done="added", name=answer.get("name", ""), n=answer.get("requeued", 0))

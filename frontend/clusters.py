@@ -11,9 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from frontend.actions import _done, _failed, _form
+from frontend.actions import action_failed_page, read_form, redirect_done
 from frontend.operator import ActionFailed
-from frontend.pages import render
+from frontend.pages import PEOPLE_LISTED, render
+from frontend.params import required_id
+from frontend.queries import person_names
 from frontend.state import FrontendState
 from frontend.thumbnails import PreviewUnavailable
 from kubeface.images.clusters import ClusterFace, list_clusters
@@ -43,21 +45,32 @@ def unknown_people(request: Request):
         {"cluster": c, "crops": [_crop(state, f) for f in c.faces]}
         for c in list_clusters(state.db, limit=CLUSTERS_SHOWN)
     ]
-    return render(request, "unknown.html", {"clusters": clusters})
+    # "Enrol as…" an existing person is its own form, never a side effect of typing a taken name.
+    people = person_names(state.db, PEOPLE_LISTED) if state.operator and clusters else []
+    return render(request, "unknown.html", {"clusters": clusters, "people": people})
 
 
 @router.post("/cluster/{cluster_id}/enroll")
 async def enrol_cluster(request: Request, cluster_id: int):
     """Enrol the cluster under a new name, or add it to the person picked."""
     state: FrontendState = request.app.state.frontend
-    name = (await _form(request)).get("name", "").strip()
-    if not name:
-        return _failed(request, ActionFailed("type the person's name, then press Enrol", 422), BACK)
+    form = await read_form(request)
+    name, person = form.get("name", "").strip(), form.get("person_id", "")
+    if not name and not person:
+        message = "type the person's name, or pick an existing person, then press Enrol"
+        return action_failed_page(request, ActionFailed(message, 422), BACK)
     try:
-        answer = await run_in_threadpool(state.receiver.enrol_cluster, cluster_id, name)
+        if person:
+            answer = await run_in_threadpool(
+                state.receiver.add_cluster_to_person, cluster_id, required_id("person_id", person)
+            )
+        else:
+            answer = await run_in_threadpool(state.receiver.enrol_cluster, cluster_id, name)
     except ActionFailed as exc:
-        return _failed(request, exc, BACK)
-    return _done(BACK, done="cluster_enrolled", name=answer.get("name", name), n=answer.get("requeued", 0))
+        return action_failed_page(request, exc, BACK)
+    return redirect_done(
+        BACK, done="cluster_enrolled", name=answer.get("name", name), n=answer.get("requeued", 0)
+    )
 
 
 @router.post("/cluster/{cluster_id}/ignore")
@@ -66,8 +79,8 @@ async def ignore_cluster(request: Request, cluster_id: int):
     try:
         await run_in_threadpool(state.receiver.ignore_cluster, cluster_id)
     except ActionFailed as exc:
-        return _failed(request, exc, BACK)
-    return _done(BACK, done="cluster_ignored")
+        return action_failed_page(request, exc, BACK)
+    return redirect_done(BACK, done="cluster_ignored")
 
 
 @router.post("/cluster/{cluster_id}/faces/{face_id}/remove")
@@ -76,5 +89,5 @@ async def remove_face(request: Request, cluster_id: int, face_id: int):
     try:
         await run_in_threadpool(state.receiver.remove_cluster_face, cluster_id, face_id)
     except ActionFailed as exc:
-        return _failed(request, exc, BACK)
-    return _done(BACK, done="cluster_face_removed")
+        return action_failed_page(request, exc, BACK)
+    return redirect_done(BACK, done="cluster_face_removed")

@@ -87,6 +87,9 @@ class ReceiverClient:
     def enrol_cluster(self, cluster_id: int, name: str) -> dict:
         return self._post(f"/cluster/{cluster_id}/enroll", {"name": name})
 
+    def add_cluster_to_person(self, cluster_id: int, person_id: int) -> dict:
+        return self._post(f"/cluster/{cluster_id}/enroll", {"person_id": person_id})
+
     def ignore_cluster(self, cluster_id: int) -> dict:
         return self._post(f"/cluster/{cluster_id}/ignore")
 

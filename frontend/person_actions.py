@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from frontend.actions import _done, _failed, _form
+from frontend.actions import action_failed_page, read_form, redirect_done
 from frontend.operator import ActionFailed
 from frontend.pages import not_found, render
 from frontend.params import required_id
@@ -27,25 +27,25 @@ def _state(request: Request) -> FrontendState:
 
 @router.post("/person/{person_id}/rename")
 async def rename(request: Request, person_id: int):
-    name = (await _form(request)).get("name", "").strip()
+    name = (await read_form(request)).get("name", "").strip()
     back = f"/person/{person_id}"
     if not name:
-        return _failed(request, ActionFailed("type the new name, then press Rename", 422), back)
+        return action_failed_page(request, ActionFailed("type the new name, then press Rename", 422), back)
     try:
         await run_in_threadpool(_state(request).receiver.rename_person, person_id, name)
     except ActionFailed as exc:
-        return _failed(request, exc, back)
-    return _done(back, done="renamed", name=name)
+        return action_failed_page(request, exc, back)
+    return redirect_done(back, done="renamed", name=name)
 
 
 @router.post("/person/{person_id}/merge")
 async def merge(request: Request, person_id: int):
-    into = required_id("into", (await _form(request)).get("into", ""))
+    into = required_id("into", (await read_form(request)).get("into", ""))
     try:
         answer = await run_in_threadpool(_state(request).receiver.merge_person, person_id, into)
     except ActionFailed as exc:
-        return _failed(request, exc, f"/person/{person_id}")
-    return _done(
+        return action_failed_page(request, exc, f"/person/{person_id}")
+    return redirect_done(
         f"/person/{into}", done="merged", name=answer.get("name", ""), n=answer.get("images_requeued", 0)
     )
 
@@ -56,8 +56,8 @@ async def remove_photo(request: Request, person_id: int, photo_id: int):
     try:
         answer = await run_in_threadpool(_state(request).receiver.remove_photo, person_id, photo_id)
     except ActionFailed as exc:
-        return _failed(request, exc, back)
-    return _done(back, done="photo_removed", n=answer.get("images_requeued", 0))
+        return action_failed_page(request, exc, back)
+    return redirect_done(back, done="photo_removed", n=answer.get("images_requeued", 0))
 
 
 @router.get("/person/{person_id}/erase", response_class=HTMLResponse)
@@ -73,10 +73,12 @@ def confirm_erase(request: Request, person_id: int):
 
 @router.post("/person/{person_id}/erase")
 async def erase(request: Request, person_id: int):
-    if (await _form(request)).get("confirm") != "erase":
-        return _done(f"/person/{person_id}/erase")  # no confirmation: ask for it
+    if (await read_form(request)).get("confirm") != "erase":
+        return redirect_done(f"/person/{person_id}/erase")  # no confirmation: ask for it
     try:
         receipt = await run_in_threadpool(_state(request).receiver.erase_person, person_id)
     except ActionFailed as exc:
-        return _failed(request, exc, f"/person/{person_id}")
-    return _done("/people", done="erased", name=receipt.get("name", ""), n=receipt.get("images_requeued", 0))
+        return action_failed_page(request, exc, f"/person/{person_id}")
+    return redirect_done(
+        "/people", done="erased", name=receipt.get("name", ""), n=receipt.get("images_requeued", 0)
+    )

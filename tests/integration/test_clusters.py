@@ -206,6 +206,9 @@ def test_the_unknown_people_page_shows_clusters_and_forms_only_to_an_operator(me
         page = client.get("/unknown")
         assert f'action="/cluster/{cluster_id}/ignore"' in page.text
         assert f'action="/cluster/{cluster_id}/faces/{faces[0]}/remove"' in page.text
+        # Adding a cluster to someone already enrolled is its own form, with the people to pick from.
+        assert f'aria-label="Add cluster {cluster_id} to an existing person"' in page.text
+        assert ">obama</option>" in page.text
         done = client.post(
             f"/cluster/{cluster_id}/ignore", headers={"origin": str(client.base_url).rstrip("/")}
         )
