@@ -169,38 +169,32 @@ def complete_image(
         )
         if cur.rowcount != 1:
             return False
-        # Faces of an earlier attempt go, by primary key: deleting `WHERE image_id = …` locked the
-        # index gap where other images' new faces go, and concurrent outcomes deadlocked (1213).
-        # A plain read takes no lock, and the claim token keeps every other writer off this image.
-        cur.execute("SELECT id FROM faces WHERE image_id = %s", (claim.image_id,))
-        earlier = [row["id"] for row in cur.fetchall()]
-        if earlier:
-            cur.execute("DELETE FROM faces WHERE id IN %s", (earlier,))
-        if faces:
-            cur.executemany(
-                "INSERT INTO faces (image_id, box_top, box_right, box_bottom, box_left, person_id,"
-                " person_image_id, distance, nearest_person_id, nearest_distance, runner_up_person_id,"
-                " margin) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (
-                        claim.image_id,
-                        f.top,
-                        f.right,
-                        f.bottom,
-                        f.left,
-                        f.person_id,
-                        f.person_image_id,
-                        f.distance,
-                        f.nearest_person_id,
-                        f.nearest_distance,
-                        f.runner_up_person_id,
-                        f.margin,
-                    )
-                    for f in faces
-                ],
-            )
-            _store_unknown_encodings(cur, claim.image_id, faces)
+        _replace_faces(cur, claim.image_id, faces)
     return True
+
+
+def _replace_faces(cur: Any, image_id: int, faces: Sequence[FaceRecord]) -> None:
+    """In the outcome's transaction: this attempt's faces replace an earlier attempt's."""
+    # Faces of an earlier attempt go, by primary key: deleting `WHERE image_id = …` locked the
+    # index gap where other images' new faces go, and concurrent outcomes deadlocked (1213).
+    # A plain read takes no lock, and the claim token keeps every other writer off this image.
+    cur.execute("SELECT id FROM faces WHERE image_id = %s", (image_id,))
+    earlier = [row["id"] for row in cur.fetchall()]
+    if earlier:
+        cur.execute("DELETE FROM faces WHERE id IN %s", (earlier,))
+    if not faces:
+        return
+    cur.executemany(
+        "INSERT INTO faces (image_id, box_top, box_right, box_bottom, box_left, person_id,"
+        " person_image_id, distance, nearest_person_id, nearest_distance, runner_up_person_id,"
+        " margin) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [
+            (image_id, f.top, f.right, f.bottom, f.left, f.person_id, f.person_image_id, f.distance)
+            + (f.nearest_person_id, f.nearest_distance, f.runner_up_person_id, f.margin)
+            for f in faces
+        ],
+    )
+    _store_unknown_encodings(cur, image_id, faces)
 
 
 def _store_unknown_encodings(cur: Any, image_id: int, faces: Sequence[FaceRecord]) -> None:
