@@ -1,6 +1,6 @@
 """The content-addressed store for uploaded images: type by magic bytes, name by SHA-256, atomic write.
 
-A file is written to a temporary file in `IMAGE_ROOT/uploads/`, fsynced, renamed to
+A file is written to a temporary file in `IMAGE_ROOT/uploads/.incoming/`, fsynced, renamed to
 `<sha256>.<ext>` and the directory fsynced, so a name that exists always holds the whole file,
 and a crash or an aborted upload leaves at most a temporary file (`.upload-*`), never a
 half-written image under a real name.
@@ -17,6 +17,7 @@ from pathlib import Path
 
 UPLOADS_DIR = "uploads"
 TEMP_PREFIX = ".upload-"
+INCOMING_DIR = ".incoming"
 # A temporary file untouched this long belongs to no live upload: a body that slow would have
 # been cut off by the server's timeouts long before.
 ABANDONED_AFTER_SECONDS = 3600.0
@@ -71,13 +72,13 @@ class StoredUpload:
 class UploadWriter:
     """One upload being written: feed it chunks, then `commit()`, or `discard()` on any failure."""
 
-    def __init__(self, uploads_dir: Path, max_bytes: int) -> None:
+    def __init__(self, uploads_dir: Path, incoming_dir: Path, max_bytes: int) -> None:
         self._dir = uploads_dir
         self._max_bytes = max_bytes
         self._hash = hashlib.sha256()
         self._head = b""
         self._size = 0
-        fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=uploads_dir)
+        fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=incoming_dir)
         self._temp = Path(name)
         self._file = os.fdopen(fd, "wb")
 
@@ -128,25 +129,30 @@ def _fsync_dir(directory: Path) -> None:
 
 
 class UploadStore:
-    """`IMAGE_ROOT/uploads/`, created on first use."""
+    """`IMAGE_ROOT/uploads/`, created on first use. Uploads are written in `uploads/.incoming/`
+    (the same volume, so the rename into `uploads/` is atomic): the stored files can grow into
+    millions, and the start-up sweep of abandoned ones lists only what is in flight."""
 
     def __init__(self, image_root: Path, max_bytes: int) -> None:
         self.directory = image_root / UPLOADS_DIR
+        self.incoming = self.directory / INCOMING_DIR
         self.max_bytes = max_bytes
 
     def writer(self) -> UploadWriter:
-        self.directory.mkdir(exist_ok=True)
-        return UploadWriter(self.directory, self.max_bytes)
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        return UploadWriter(self.directory, self.incoming, self.max_bytes)
+
+    def temporary_files(self) -> list[Path]:
+        """Uploads being written, or left behind by a receiver that died while writing them."""
+        return sorted(self.incoming.glob(f"{TEMP_PREFIX}*")) if self.incoming.is_dir() else []
 
     def remove_abandoned(self, older_than_seconds: float = ABANDONED_AFTER_SECONDS) -> list[str]:
         """Remove temporary files a crashed receiver left behind; the names removed.
 
         Only old ones: another replica sharing the volume may be writing a young one right now."""
-        if not self.directory.is_dir():
-            return []
         cutoff = time.time() - older_than_seconds
         removed = []
-        for leftover in self.directory.glob(f"{TEMP_PREFIX}*"):
+        for leftover in self.temporary_files():
             try:
                 if leftover.lstat().st_mtime < cutoff:
                     leftover.unlink()

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from kubeface.uploads import TEMP_PREFIX
+from kubeface.uploads import UploadStore
 
 pytestmark = pytest.mark.mesh
 
@@ -32,8 +32,7 @@ def _stored_path(data: bytes) -> str:
 
 
 def _temp_files(mesh) -> list[str]:
-    uploads = mesh.image_root / "uploads"
-    return [p.name for p in uploads.iterdir() if p.name.startswith(TEMP_PREFIX)] if uploads.is_dir() else []
+    return [p.name for p in UploadStore(mesh.image_root, 1).temporary_files()]
 
 
 def _rows(mesh, path: str) -> list[dict]:

@@ -36,8 +36,12 @@ def test_the_type_comes_from_the_magic_bytes(head: bytes, kind: str | None) -> N
     assert image_type(head) == kind
 
 
+def _stored(store: UploadStore) -> list[str]:
+    return sorted(p.name for p in store.directory.iterdir() if p != store.incoming)
+
+
 def _leftovers(store: UploadStore) -> list[str]:
-    return sorted(p.name for p in store.directory.iterdir() if p.name.startswith(TEMP_PREFIX))
+    return [p.name for p in store.temporary_files()]
 
 
 def test_a_stored_file_is_named_by_its_sha256_and_holds_the_bytes(tmp_path: Path) -> None:
@@ -68,7 +72,7 @@ def test_text_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
         store.store(b"just some text, not a picture at all")
     with pytest.raises(UploadRejected):
         store.store(b"\xff\xd8\xff")  # JPEG's first bytes, but too short to be a picture
-    assert list(store.directory.iterdir()) == []
+    assert _leftovers(store) == [] and _stored(store) == []
 
 
 def test_past_the_cap_the_write_stops_and_the_temp_file_goes(tmp_path: Path) -> None:
@@ -78,7 +82,7 @@ def test_past_the_cap_the_write_stops_and_the_temp_file_goes(tmp_path: Path) -> 
     with pytest.raises(UploadTooLarge, match="UPLOAD_MAX_BYTES"):
         writer.write(b"\x00" * 1024)
     writer.discard()
-    assert list(store.directory.iterdir()) == []
+    assert _leftovers(store) == [] and _stored(store) == []
 
 
 def test_an_abandoned_write_is_discarded(tmp_path: Path) -> None:
@@ -87,14 +91,14 @@ def test_an_abandoned_write_is_discarded(tmp_path: Path) -> None:
     writer.write(JPEG[:20])
     assert len(_leftovers(store)) == 1  # mid-upload, only a temporary file exists
     writer.discard()
-    assert list(store.directory.iterdir()) == []
+    assert _leftovers(store) == [] and _stored(store) == []
 
 
 def test_abandoned_temporary_files_are_removed_but_young_ones_and_stored_files_stay(tmp_path):
     store = UploadStore(tmp_path, 1024 * 1024)
-    store.directory.mkdir()
-    old = store.directory / f"{TEMP_PREFIX}crashed"
-    young = store.directory / f"{TEMP_PREFIX}in-flight"
+    store.incoming.mkdir(parents=True)
+    old = store.incoming / f"{TEMP_PREFIX}crashed"
+    young = store.incoming / f"{TEMP_PREFIX}in-flight"
     kept = store.directory / "ab12.jpg"
     for path in (old, young, kept):
         path.write_bytes(b"x")
@@ -102,4 +106,4 @@ def test_abandoned_temporary_files_are_removed_but_young_ones_and_stored_files_s
     os.utime(old, (two_hours_ago, two_hours_ago))
     os.utime(kept, (two_hours_ago, two_hours_ago))
     assert store.remove_abandoned() == [old.name]
-    assert sorted(p.name for p in store.directory.iterdir()) == sorted([young.name, kept.name])
+    assert _leftovers(store) == [young.name] and _stored(store) == [kept.name]
