@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import grpc
 import pytest
 
+from kubeface.db import Database
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
 from tests.photos import NEVER_ENROLLED, SESSION_FACE
+
+
+@pytest.fixture
+def db(mesh) -> Iterator[Database]:
+    """The mesh's database, as the tests' account, for code under test that takes a Database."""
+    database = Database(mesh.settings())
+    yield database
+    database.close()
 
 
 def _uses_mesh(request: pytest.FixtureRequest) -> bool:

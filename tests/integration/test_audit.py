@@ -12,20 +12,12 @@ import httpx
 import pytest
 
 from kubeface.audit import AuditAction, AuditEntry, read_records, record
-from kubeface.db import Database
 from kubeface.images import insert_images
 from receiver.auth import ACTOR_HEADER
 from tests.photos import SPARE_FACE, unique_name, write_blank_png
 from tests.servers import free_port
 
 pytestmark = pytest.mark.mesh
-
-
-@pytest.fixture
-def db(mesh):
-    database = Database(mesh.settings())
-    yield database
-    database.close()
 
 
 def test_a_record_is_read_back_newest_first_and_filtered(db):

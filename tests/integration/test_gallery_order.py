@@ -14,19 +14,11 @@ import numpy as np
 import pymysql
 import pytest
 
-from kubeface.db import Database
 from kubeface.image_files import ImageFileMissing
 from kubeface.people import EnrolledImage, create_person, insert_person_images
 from recognizer.gallery import GalleryStore
 
 pytestmark = pytest.mark.mesh
-
-
-@pytest.fixture
-def db(mesh):
-    db = Database(mesh.settings())
-    yield db
-    db.close()
 
 
 @pytest.fixture
