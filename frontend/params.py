@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from kubeface.ids import MAX_ID, id_from_text
 from kubeface.images import ImageStatus
 
-MAX_ID = 2**63 - 1  # ids are BIGINT UNSIGNED; nothing larger is ever issued
 MAX_SEARCH_CHARS = 200
 
 
@@ -24,9 +24,10 @@ def optional_id(name: str, value: str) -> int | None:
     """An id from a query or form value; empty means none. Only ASCII digits: "²".isdigit() is true."""
     if value == "":
         return None
-    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
+    found = id_from_text(value)
+    if found is None:
         raise BadParameter(name, f"must be an id, a whole number from 0 to {MAX_ID}; got {_shown(value)}")
-    return int(value)
+    return found
 
 
 def required_id(name: str, value: str) -> int:

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from kubeface.ids import id_from_text
 from kubeface.outcome_stream import HubFull, OutcomeHub, Subscription, SubscriptionClosed
 
 MAX_FILTER_IDS = 1000
@@ -26,9 +27,10 @@ def parse_ids(raw: str | None) -> list[int] | None:
     parts = [part.strip() for part in raw.split(",") if part.strip()]
     if len(parts) > MAX_FILTER_IDS:
         raise BadIds(f"ids names at most {MAX_FILTER_IDS} images; open more streams or none (all)")
-    if not all(part.isascii() and part.isdigit() and int(part) > 0 for part in parts):
+    ids = [id_from_text(part) for part in parts]
+    if not all(ids):  # None, or 0: no image has it
         raise BadIds("ids must be image ids separated by commas, e.g. ids=1,2,3")
-    return [int(part) for part in parts]
+    return [image_id for image_id in ids if image_id]
 
 
 def busy(message: str) -> JSONResponse:
