@@ -80,6 +80,8 @@ def worker(size: int, queries: int, shape: str) -> dict:
     import faiss
     from prometheus_client import REGISTRY
 
+    from recognizer.gallery import simd_level
+
     faiss.omp_set_num_threads(1)
     rng = np.random.default_rng(size)
     before = rss_mb(os.getpid())
@@ -100,7 +102,7 @@ def worker(size: int, queries: int, shape: str) -> dict:
         "queries": queries + 1,
         "rescans": {why: int(n) for why, n in scans.items() if why != "first"},
         "code_error": gallery.code_error,
-        "simd": faiss.SIMDConfig.get_level_name(),
+        "simd": simd_level(),
         "gallery_mb": gallery.nbytes / 2**20,
         "rss_delta_mb": rss,
     }
@@ -126,7 +128,7 @@ def run(report, queries: int, sizes: list[int] = SIZES, shapes: list[str] = SHAP
         "5. Matching against many known faces (one core)",
         f"Exact nearest people (`Gallery.nearest_persons(face, 2)`, as Identify asks for a photo of "
         f"one face): a one-byte SIMD scan with faiss (SIMD level `{simd}`), its best candidates "
-        f"re-ranked in float64; near-ties one range scan more. Median of {queries} single-face "
+        f"re-ranked in float64; near-ties widen the scan. Median of {queries} single-face "
         f"queries, one faiss thread, pinned to one core. `clustered`: {PHOTOS_PER_PERSON} photos per "
         f"person, spread as dlib encodings of the photos in shared/faces, "
         f"{STRANGER_SHARE:.0%} of queries strangers; `random`: unit vectors (nearly equidistant).",

@@ -218,6 +218,11 @@ class Gallery:
         )
 
 
+def simd_level() -> str:
+    """The SIMD code faiss dispatches to on this CPU (AVX2, AVX512, AVX512_VPOPCNT, ... or NONE)."""
+    return str(faiss.SIMDConfig.get_level_name())
+
+
 def _code_frame(matrix: np.ndarray) -> tuple[np.ndarray, float]:
     """The centre and scale of the one-byte codes: a code holds round((x - centre) * scale).
     Centred on the faces' mean (distances do not change), the bytes span the faces' spread
@@ -245,6 +250,11 @@ class GalleryStore:
         self._encode_path = encode_path
         self._image_root = image_root
         self._gallery = Gallery.of([])
+        # faiss picks its SIMD code at run time; without AVX2 a scan of a million faces is ~15x slower.
+        if simd_level() == "NONE":
+            log.warning("faiss found no SIMD on this CPU: matching will be slow", extra={"simd": "NONE"})
+        else:
+            log.info("faiss SIMD level", extra={"simd": simd_level()})
         # Set only after the faces up to that id are in `_gallery`, so a reader taking
         # `loaded_through` first never claims more than it has.
         self._last_id = 0
@@ -287,7 +297,14 @@ class GalleryStore:
             self._last_id = last_id
             self._changes_seen = changes  # only now: a reload cut short is tried again
             if added:
-                log.info("known faces loaded", extra={"added": added, "known_faces": len(gallery)})
+                log.info(
+                    "known faces loaded",
+                    extra={
+                        "added": added,
+                        "known_faces": len(gallery),
+                        "code_error": round(gallery.code_error, 5),
+                    },
+                )
             return added
 
     def _read_totals(self) -> tuple[dict, int | None]:
