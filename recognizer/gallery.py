@@ -208,13 +208,19 @@ class Gallery:
         return sorted(best.values(), key=lambda m: (m.distance, m.person_id))[:persons]
 
     def extended(self, more: Gallery) -> Gallery:
-        if not len(more):
-            return self
+        return Gallery.joined([self, more])
+
+    @staticmethod
+    def joined(galleries: Sequence[Gallery]) -> Gallery:
+        """One gallery of all the faces of `galleries`, in order; its scan is built once."""
+        parts = [g for g in galleries if len(g)]
+        if len(parts) <= 1:
+            return parts[0] if parts else Gallery.of([])
         return Gallery(
-            np.concatenate([self._image_ids, more._image_ids]),
-            np.concatenate([self._person_ids, more._person_ids]),
-            {**self._names, **more._names},
-            np.concatenate([self._matrix, more._matrix]),
+            np.concatenate([g._image_ids for g in parts]),
+            np.concatenate([g._person_ids for g in parts]),
+            {pid: name for g in parts for pid, name in g._names.items()},
+            np.concatenate([g._matrix for g in parts]),
         )
 
 
@@ -283,15 +289,16 @@ class GalleryStore:
                 gallery, last_id, rows_seen = Gallery.of([]), 0, 0
             else:
                 gallery, last_id, rows_seen = self._gallery, self._last_id, self._rows_seen
-            added = 0
-            # In pages, so that a million known faces never sit in memory as a million dicts.
+            added, pages = 0, []
+            # In pages, so that a million known faces never sit in memory as a million dicts;
+            # joined once at the end, so that the scan of a million faces is built once, not per page.
             while totals["last"] > last_id:
                 rows = self._rows_after(last_id)
                 if not rows:
                     break
-                page = self._page_gallery(rows)
-                gallery = gallery.extended(page)
-                last_id, rows_seen, added = rows[-1]["id"], rows_seen + len(rows), added + len(page)
+                pages.append(self._page_gallery(rows))
+                last_id, rows_seen, added = rows[-1]["id"], rows_seen + len(rows), added + len(pages[-1])
+            gallery = Gallery.joined([gallery, *pages])
             # Gallery first, then the id: a reader taking `loaded_through` first never claims more.
             self._gallery, self._rows_seen = gallery, rows_seen
             self._last_id = last_id
