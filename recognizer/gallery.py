@@ -61,16 +61,16 @@ class KnownFace:
 class Gallery:
     """An immutable snapshot of the known faces, held as arrays; requests read it without locks.
 
-    Matching is exact nearest neighbour by Euclidean distance, in two steps. A scan over a one-byte
-    copy of the encodings (faiss, SIMD: a quarter of the memory traffic of float32, which is what
-    bounds a scan of a million faces) yields the best `SCAN_CANDIDATES`. Each code lies within
-    `code_error` of its encoding (measured when the gallery is built), so a scanned distance is
-    within that (plus the query's rounding) of the true one; when the last candidate is further than the
-    `persons`-th person's by twice that, the true answer is among the candidates, which are
-    re-ranked in float64 against the float32 encodings. Otherwise (near-ties, or too few people
-    among the candidates) the scan widens, and past `MAX_SCAN_CANDIDATES` every face is scored
-    in float32. faiss compares the query's bytes with the faces' (integer SIMD, exact), so the
-    query's own rounding adds to the bound; a query outside the codes' range is scored in float32.
+    Matching is exact nearest neighbour by Euclidean distance, in two steps. A scan over a
+    one-byte copy of the encodings (faiss, integer SIMD: a quarter of the bytes of float32, and
+    exact sums) yields the best `SCAN_CANDIDATES`. faiss compares the query's bytes with the
+    faces' bytes, so a scanned distance lies within `code_error` (the furthest any face is from
+    its code, measured when the gallery is built) plus the query's own rounding of the true one.
+    When the last candidate scans further than the `persons`-th person by twice that, the true
+    answer is among the candidates, which are re-ranked in float64 against the float32
+    encodings. Otherwise (near-ties, or too few people among them) the scan widens, and past
+    `MAX_SCAN_CANDIDATES`, or for a query outside the codes' range, every face is scored in
+    float32.
     """
 
     def __init__(
@@ -131,8 +131,8 @@ class Gallery:
 
     def nearest_persons(self, queries: list[np.ndarray], persons: int) -> list[list[Match]]:
         """For each query, its `persons` nearest distinct people (each by their nearest face),
-        nearest first, exactly: the scan widens until it holds that many people, and a range
-        scan settles near-ties the first scan's candidates cannot."""
+        nearest first, exactly: the scan widens until it holds that many people and its last
+        candidate is surely further than the last of them."""
         if not queries or not len(self):
             return [[] for _ in queries]
         q64 = np.stack(queries).astype(np.float64)
