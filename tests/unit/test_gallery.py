@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+from prometheus_client import REGISTRY
 
 from kubeface.encodings import encoding_from_bytes, encoding_to_bytes
 from recognizer.gallery import Gallery, KnownFace
@@ -135,3 +136,80 @@ def test_nearest_persons_asks_for_more_people_than_there_are():
     gallery = Gallery.of(_faces(20))
     [found] = gallery.nearest_persons([np.zeros(128)], 50)
     assert sorted(m.person_id for m in found) == list(range(100, 107))
+
+
+def _scans(why: str) -> float:
+    return REGISTRY.get_sample_value("recognizer_match_scans_total", {"scan": why}) or 0.0
+
+
+def _clustered_faces(people: int, photos: int, seed: int) -> tuple[list[KnownFace], np.ndarray, np.ndarray]:
+    # Spread like dlib encodings (bench/matching.py): a shared mean, people ~0.8 apart, photos of
+    # one person ~0.35 apart.
+    rng = np.random.default_rng(seed)
+    mean = rng.normal(0.0, 0.12, 128)
+    centres = mean + rng.normal(0.0, 0.05, (people, 128))
+    faces = [
+        KnownFace(p * photos + i + 1, p + 1, f"p{p}", centres[p] + rng.normal(0.0, 0.0235, 128))
+        for p in range(people)
+        for i in range(photos)
+    ]
+    return faces, mean, centres
+
+
+def test_nearest_persons_match_a_brute_force_search_on_faces_clustered_by_person_in_one_scan():
+    faces, mean, centres = _clustered_faces(people=2000, photos=10, seed=21)
+    gallery = Gallery.of(faces)
+    rng = np.random.default_rng(22)
+    queries = [centres[p] + rng.normal(0.0, 0.0235, 128) for p in rng.integers(0, len(centres), 25)]
+    queries += [
+        mean + rng.normal(0.0, 0.05, 128) + rng.normal(0.0, 0.0235, 128) for _ in range(5)
+    ]  # strangers
+    extra_before = _scans("wider") + _scans("float32")
+    found_all = gallery.nearest_persons(queries, 2)  # as Identify asks for a photo of one face
+    extra_scans = _scans("wider") + _scans("float32") - extra_before
+    for query, found in zip(queries, found_all, strict=True):
+        expected = _brute_force_persons(faces, query, 2)
+        assert [m.person_id for m in found] == [p for p, _ in expected]
+        assert np.allclose([m.distance for m in found], [d for _, d in expected], atol=1e-6)
+    # One scan of the gallery answers nearly every face: the first candidates already settle it.
+    assert extra_scans <= 3
+
+
+def test_a_crowd_within_one_code_step_beyond_the_first_candidates_is_settled_exactly():
+    # 300 people whose faces differ by far less than one code step (so they scan alike, more
+    # than the first scan hands on); the last is truly nearest. The scan must widen, not guess.
+    rng = np.random.default_rng(23)
+    base = rng.normal(0.0, 0.05, 128)
+    crowd = [base + rng.uniform(1e-6, 2e-6, 128) for _ in range(299)] + [base]
+    faces = [KnownFace(i + 1, i + 1, f"p{i}", encoding) for i, encoding in enumerate(crowd)]
+    faces += [
+        KnownFace(1000 + f.person_image_id, 1000 + f.person_id, "far", f.encoding) for f in _faces(5000, 24)
+    ]
+    gallery = Gallery.of(faces)
+    wider_before = _scans("wider")
+    [found] = gallery.nearest_persons([base], 2)
+    assert found[0].person_image_id == 300
+    assert found[0].distance < 1e-6
+    assert found[1].person_id == _brute_force_persons(faces, base, 2)[1][0]
+    assert _scans("wider") > wider_before
+
+
+def test_a_crowd_beyond_the_widest_scan_is_scored_in_float32_exactly():
+    rng = np.random.default_rng(25)
+    base = rng.normal(0.0, 0.05, 128)
+    crowd = [base + rng.uniform(1e-6, 2e-6, 128) for _ in range(2199)] + [base]
+    faces = [KnownFace(i + 1, i + 1, f"p{i}", encoding) for i, encoding in enumerate(crowd)]
+    faces += [KnownFace(5000 + f.person_image_id, 5000, "far", f.encoding) for f in _faces(100, 26)]
+    float32_before = _scans("float32")
+    [match] = Gallery.of(faces).nearest([base])
+    assert (match.person_image_id, match.distance < 1e-6) == (2200, True)
+    assert _scans("float32") == float32_before + 1
+
+
+def test_a_query_outside_the_range_of_the_codes_is_scored_exactly():
+    faces = _faces(2000, seed=27)
+    far = np.full(128, 3.0)  # every component far beyond the known faces' (unit vectors)
+    [match] = Gallery.of(faces).nearest([far])
+    distances = [float(np.linalg.norm(f.encoding - far)) for f in faces]
+    assert match.person_image_id == faces[int(np.argmin(distances))].person_image_id
+    assert abs(match.distance - min(distances)) < 1e-6

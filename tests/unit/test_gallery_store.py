@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from kubeface.encodings import encoding_to_bytes
+from recognizer import gallery as gallery_module
 from recognizer.gallery import GalleryStore
 
 
@@ -75,3 +76,18 @@ def test_a_reload_after_a_rename_is_built_aside_and_swapped_in_whole():
     [match] = store.gallery.nearest([np.full(128, 0.001)])
     assert match is not None and match.person_name == "alice renamed"
     assert store.loaded_through == 2
+
+
+def test_faces_read_in_many_pages_are_all_matched_and_later_ones_added(monkeypatch):
+    monkeypatch.setattr(gallery_module, "REFRESH_PAGE_ROWS", 2)
+    table = FakeTable()
+    for row_id in range(1, 6):
+        table.add(row_id, row_id, f"p{row_id}")
+    store = GalleryStore(table, encode_path=lambda path: np.zeros(128), image_root=None)  # type: ignore[arg-type]
+    assert store.refresh() == 5
+    table.add(6, 6, "p6")
+    assert store.refresh() == 1
+    for row_id in range(1, 7):
+        [match] = store.gallery.nearest([np.full(128, row_id / 1000.0)])
+        assert match is not None and (match.person_image_id, match.distance < 1e-6) == (row_id, True)
+    assert store.loaded_through == 6
