@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     retry_batch_size: int = Field(default=1000, ge=1)
 
     receiver_max_batch: int = Field(default=1000, ge=1)
+    # Receiver server processes sharing RECEIVER_PORT (SO_REUSEPORT; /metrics adds up all of
+    # them). "auto": one per usable CPU, as RECOGNIZER_PROCESSES: one process accepts about
+    # 1,000 posts/s. A k8s pod's CPU limit (1) keeps it one; there, replicas scale it.
+    receiver_processes: int | None = Field(default=None, ge=1)
     # Fault injection for the chaos tests: the receiver exits between commit and publish.
     fault_crash_after_commit: bool = False
     # A full batch of long paths fits; anything larger is refused with 413 while it streams in.
@@ -184,7 +188,11 @@ class Settings(BaseSettings):
     recognizer_metrics_url: str | None = None
 
     @field_validator(
-        "recognizer_batch_wait_ms", "recognizer_processes", "recognizer_connections", mode="before"
+        "recognizer_batch_wait_ms",
+        "recognizer_processes",
+        "recognizer_connections",
+        "receiver_processes",
+        mode="before",
     )
     @classmethod
     def _auto_is_none(cls, value: object) -> object:
@@ -265,6 +273,11 @@ class Settings(BaseSettings):
     def resolved_recognizer_processes(self) -> int:
         """RECOGNIZER_PROCESSES, or by default one per CPU this process may use."""
         return self.recognizer_processes or usable_cpus()
+
+    @property
+    def resolved_receiver_processes(self) -> int:
+        """RECEIVER_PROCESSES, or by default one per CPU this process may use."""
+        return self.receiver_processes or usable_cpus()
 
     @property
     def resolved_recognizer_connections(self) -> int:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-import multiprocessing
 import signal
 import sys
 import threading
@@ -20,6 +20,7 @@ from kubeface.db import Database
 from kubeface.image_files import ImageFiles
 from kubeface.logs import configure_logging
 from kubeface.paths import ImagePath
+from kubeface.process_group import run_process_group
 from kubeface.proto import recognizer_pb2, recognizer_pb2_grpc
 from kubeface.settings import Settings, load_settings
 from kubeface.startup import retry_at_start
@@ -184,40 +185,10 @@ def batch_wait_seconds(settings: Settings, detector: FaceDetector) -> float:
 
 def _child(settings: Settings, index: int) -> None:
     configure_logging("recognizer", settings.log_level)
-    run(settings, reuse_port=True, listen_early=index == 0)
-
-
-def run_processes(settings: Settings, processes: int) -> int:
-    """`processes` servers on one port, each with its own core and metrics port.
-
-    dlib runs one recognition at a time per process, so processes are how a pod uses more cores.
-    If one dies, the others are stopped too and the exit status says so: the pod restarts whole.
-    The first serves /metrics and /livez on RECOGNIZER_METRICS_PORT; the others on free ports
-    (logged), since the ports after it belong to other services (the cluster worker's is 9103).
-    """
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    spawn = multiprocessing.get_context("spawn")  # grpc does not survive fork()
-    children = []
-    for index in range(processes):
-        own = settings.model_copy(update={"recognizer_metrics_port": 0} if index else {})
-        child = spawn.Process(target=_child, args=(own, index), name=f"recognizer-{index}")
-        child.start()
-        children.append(child)
-    log.info("recognizer processes started", extra={"pids": [c.pid for c in children]})
-    while not stop.wait(0.5) and all(child.is_alive() for child in children):
-        pass
-    for child in children:
-        if child.is_alive():
-            child.terminate()  # SIGTERM: each drains on its own
-    for child in children:
-        child.join(SHUTDOWN_GRACE_SECONDS + 10)
-    failed = [c.name for c in children if c.exitcode not in (0, -signal.SIGTERM)]
-    if failed or not stop.is_set():
-        log.error("a recognizer process exited; stopping all", extra={"failed": failed})
-        return 1
-    return 0
+    # The first serves /metrics and /livez on RECOGNIZER_METRICS_PORT; the others on free ports
+    # (logged), since the ports after it belong to other services (the cluster worker's is 9103).
+    own = settings.model_copy(update={"recognizer_metrics_port": 0} if index else {})
+    run(own, reuse_port=True, listen_early=index == 0)
 
 
 def main() -> None:
@@ -225,7 +196,9 @@ def main() -> None:
     configure_logging("recognizer", settings.log_level)
     processes = settings.resolved_recognizer_processes
     if processes > 1:
-        sys.exit(run_processes(settings, processes))
+        # dlib runs one recognition at a time per process: processes are how it uses more cores.
+        child = functools.partial(_child, settings)
+        sys.exit(run_process_group(child, processes, "recognizer", SHUTDOWN_GRACE_SECONDS))
     run(settings)
 
 
