@@ -8,22 +8,14 @@ alternating with the bursts so that machine noise falls on both). Target: at mos
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from bench.end_to_end import _post_all, _wait_final
 from bench.mesh import copies, restart
 from bench.recognition import _run_pass
-from bench.stats import median, rss_mb
+from bench.stats import child_pids, median, rss_mb
 from kubeface.settings import Settings
 
 MIN_IMAGES = 40
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
 
 
 def start_with_make_run_defaults(mesh, processes: str = "auto", connections: str = "auto") -> int:
@@ -60,7 +52,7 @@ def run(report, mesh, photos: list[str], rounds: int) -> dict:
         baselines.append(copies_per_photo * sum(baseline.values()))
         bursts.append(_post_and_wait(mesh, copies(mesh, f"bench-burst-{index}", photos, count)))
     recognizer = mesh.services["recognizer"].popen.pid
-    rss = [rss_mb(pid) for pid in _children(recognizer)] or [rss_mb(recognizer)]
+    rss = [rss_mb(pid) for pid in child_pids(recognizer)] or [rss_mb(recognizer)]
     result = {
         "images": count,
         "processes": processes,

@@ -30,8 +30,8 @@ def run_process_group(
 ) -> int:
     """Run `target(index)` in `count` spawned processes until SIGTERM or SIGINT; the exit status.
 
-    If one dies, the others are stopped too and the status says so: the whole service restarts,
-    never half of it. With `shared_metrics`, the processes' Prometheus metrics are added up.
+    If one dies, the others are stopped too and the status is its own (else 1): the whole
+    service restarts, never half of it. With `shared_metrics`, the processes' Prometheus metrics are added up.
     """
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -58,7 +58,8 @@ def run_process_group(
     failed = {c.name: c.exitcode for c in children if c.exitcode not in (0, -signal.SIGTERM)}
     if failed or not stop.is_set():
         log.error("a %s process exited; stopped all", name, extra={"failed": failed})
-        return 1
+        # The first failed child's own status where it chose one (e.g. 70, fault injection).
+        return next((code for code in failed.values() if code is not None and code > 0), 1)
     return 0
 
 

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # The processor publishes each committed outcome here (kubeface/outcomes.py); the receiver
     # (GET /image/{id}?wait, /events) and the frontend (/events) read it on ephemeral channels.
     nsq_outcomes_topic: str = "outcomes"
-    # Per receiver or frontend replica: clients waiting (?wait) or streaming (/events) at once;
+    # Per receiver process or frontend replica: clients waiting (?wait) or streaming (/events) at once;
     # one more gets 503 with Retry-After.
     outcome_max_subscribers: int = Field(default=1000, ge=1)
     # Events buffered for one /events client; a client that falls this far behind is dropped.
