@@ -14,13 +14,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import batching, clustering, cold_start, end_to_end, ingest, matching, recognition, service
+from bench import batching, burst, clustering, cold_start, end_to_end, ingest, matching, recognition, service
 from bench.mesh import running_mesh
 from bench.photos import photo_set
 from bench.report import Report
 
 log = logging.getLogger("bench")
-SECTIONS = ["recognition", "batching", "matching", "clustering", "service", "e2e", "ingest", "cold_start"]
+SECTIONS = [
+    "recognition",
+    "batching",
+    "matching",
+    "clustering",
+    "service",
+    "e2e",
+    "ingest",
+    "cold_start",
+    "burst",
+]
 
 
 def main() -> None:
@@ -55,7 +65,7 @@ def main() -> None:
     if "clustering" in only:
         log.info("clustering unknown faces beside many placed ones")
         results["clustering"] = clustering.run(report, adds=200 if quick else 1000)
-    if {"service", "e2e", "ingest", "cold_start"} & set(only):
+    if {"service", "e2e", "ingest", "cold_start", "burst"} & set(only):
         root, photos, _ = photo_set()
         names = [f"shared/{p.name}" for p in photos] if root.name == "faces" else [p.name for p in photos]
         with tempfile.TemporaryDirectory(prefix="kubeface-bench-") as work, running_mesh(Path(work)) as mesh:
@@ -86,6 +96,9 @@ def main() -> None:
                 results["ingest"] = ingest.run(
                     report, mesh, [1, 8, 64, 256], count=600 if quick else 6000, rounds=1 if quick else 5
                 )
+            if "burst" in only:
+                log.info("burst: every photo at once to make run's defaults")
+                results["burst"] = burst.run(report, mesh, names, rounds=1 if quick else 3)
             if "cold_start" in only:
                 log.info("cold start")
                 sizes = [10_000, 100_000]

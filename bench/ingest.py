@@ -2,8 +2,8 @@
 
 The load comes from a small asyncio HTTP/1.1 client on uvloop with keep-alive connections:
 cheap enough that the receiver, not the client, is what gets measured on a 2-core machine. It is measured
-with one receiver process and with two replicas (k8s/base runs two), the client spreading its
-connections over them as a Service does.
+with one receiver process and with `make run`'s default, one per usable CPU sharing the port
+(RECEIVER_PROCESSES=auto; the kernel spreads the client's connections over them).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import uuid
 
 import uvloop
 
-from bench.stats import percentile, rss_mb
+from bench.mesh import restart
+from bench.stats import child_pids, percentile, rss_mb
+from kubeface.settings import Settings
 from tests.conftest import API_TOKEN
-from tests.servers import free_port
 
 
 async def _worker(host, port, paths, latencies, statuses) -> None:
@@ -57,22 +58,21 @@ async def _load(
     return time.perf_counter() - started, latencies, statuses
 
 
-def run(report, mesh, levels: list[int], count: int, rounds: int, replicas: tuple[int, ...] = (1, 2)) -> dict:
+def run(
+    report, mesh, levels: list[int], count: int, rounds: int, processes: tuple[str, ...] = ("1", "auto")
+) -> dict:
+    """Posts/s per concurrency, for each RECEIVER_PROCESSES value ("auto" is `make run`'s)."""
     mesh.stop("processor")  # only the receiver, MariaDB and nsqd on the cores
     host, port = mesh.receiver_url.removeprefix("http://").split(":")
-    ports = [int(port)]
-    results: dict[int, dict[int, dict]] = {}
-    for replica_count in replicas:
-        while len(ports) < replica_count:
-            ports.append(free_port())
-            mesh.start("receiver", instance=f"receiver-{len(ports)}", env={"RECEIVER_PORT": str(ports[-1])})
-        by_level = results.setdefault(replica_count, {})
+    results: dict[str, dict[int, dict]] = {}
+    for value in processes:
+        restart(mesh, "receiver", RECEIVER_PROCESSES=value)
+        label = f"{value} ({Settings(receiver_processes=value).resolved_receiver_processes})"
+        by_level = results.setdefault(label, {})
         for concurrency in levels:
             runs = []
             for _ in range(rounds):
-                seconds, latencies, statuses = uvloop.run(
-                    _load(host, ports[:replica_count], concurrency, count)
-                )
+                seconds, latencies, statuses = uvloop.run(_load(host, [int(port)], concurrency, count))
                 accepted = sum(1 for s in statuses if s == 202)
                 runs.append(
                     {
@@ -83,19 +83,19 @@ def run(report, mesh, levels: list[int], count: int, rounds: int, replicas: tupl
                     }
                 )
             by_level[concurrency] = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}
-    receiver_rss = rss_mb(mesh.services["receiver"].popen.pid)
-    for instance in range(2, len(ports) + 1):
-        mesh.stop(f"receiver-{instance}")
+    receiver = mesh.services["receiver"].popen.pid
+    receiver_rss = sum(rss_mb(pid) for pid in [receiver, *child_pids(receiver)])
     report.section(
         "4. Receiver ingest",
         f"`POST /image/post` with new paths, {count} posts per run, median of {rounds} runs; "
         "a 202 comes only after the row is committed in MariaDB and nsqd accepted the id "
         "(group commit and one MPUB per batch, `receiver/ingest.py`). Processor stopped. "
-        "One receiver process, then two replicas on the same cores (the client spreads its "
-        f"connections over them, as a Service does). Receiver RSS afterwards: {receiver_rss:.0f} MB.",
+        "One receiver process, then `RECEIVER_PROCESSES=auto` (`make run`'s default: one per "
+        f"usable CPU, sharing the port). Receiver RSS afterwards, all processes: {receiver_rss:.0f} MB. "
+        "Command: `.venv/bin/python -m bench --only ingest`.",
     )
     report.table(
-        ["receivers", "concurrency", "accepted posts/s", "p50 ms", "p99 ms", "not 202"],
+        ["RECEIVER_PROCESSES", "concurrency", "accepted posts/s", "p50 ms", "p99 ms", "not 202"],
         [
             [n, c, r["rate"], r["p50"] * 1000, r["p99"] * 1000, r["refused"]]
             for n, by_level in results.items()
@@ -106,9 +106,9 @@ def run(report, mesh, levels: list[int], count: int, rounds: int, replicas: tupl
         "ingest",
         "Accepted posts per second",
         levels,
-        {f"{n} receiver{'s' if n > 1 else ''}": [results[n][c]["rate"] for c in levels] for n in results},
+        {f"RECEIVER_PROCESSES={n}": [results[n][c]["rate"] for c in levels] for n in results},
         xscale="log",
         xlabel="concurrent clients",
         ylabel="posts/s",
     )
-    return {"replicas": results, "receiver_rss_mb": receiver_rss}
+    return {"processes": results, "receiver_rss_mb": receiver_rss}

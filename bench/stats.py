@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
 
 def median(values: list[float]) -> float:
@@ -25,3 +26,11 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes `pid` started (a service's RECOGNIZER_PROCESSES or RECEIVER_PROCESSES)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found

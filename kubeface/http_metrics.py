@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 
 import pymysql
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kubeface.db import Database
+from kubeface.process_group import METRICS_DIR_ENV
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +35,19 @@ def install_http_metrics(app: FastAPI) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(RequestMetricsMiddleware)
+
+
+def _registry() -> CollectorRegistry:
+    """This process's metrics, or every process's added up when several share the port
+    (kubeface/process_group.py sets prometheus_client's multiprocess directory for them)."""
+    if METRICS_DIR_ENV not in os.environ:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
 
 
 class RequestMetricsMiddleware:

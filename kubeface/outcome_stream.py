@@ -23,7 +23,11 @@ from kubeface.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SUBSCRIBERS = Gauge("outcome_subscribers", "Clients waiting for or streaming outcomes")
+SUBSCRIBERS = Gauge(
+    "outcome_subscribers",
+    "Clients waiting for or streaming outcomes",
+    multiprocess_mode="livesum",  # several receiver processes: their clients together
+)
 DROPPED = Counter("outcome_subscribers_dropped_total", "Clients dropped for falling behind")
 RECEIVED = Counter("outcome_events_received_total", "Outcome messages read from NSQ")
 

@@ -18,8 +18,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import Counter, Gauge
 
 from kubeface.recognition_errors import BreakerOpen, ImageRejected
-from kubeface.recognizer_channel import recognizer_channel
 from kubeface.recognizer_client import RecognizerClient
+from kubeface.recognizer_pool import RecognizerConnections
 from kubeface.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class RecognizerBreaker:
 
 
 def connect_with_breaker(settings: Settings) -> RecognizerClient:
-    """The processor's client: calls go through the breaker."""
-    channel = recognizer_channel(settings.recognizer_address)
-    breaker = RecognizerBreaker(channel, settings)
-    return RecognizerClient(channel, settings.recognizer_timeout_seconds, breaker)
+    """The processor's client: calls go through the breaker, spread over the recognizer's processes."""
+    pool = RecognizerConnections(settings.recognizer_address, settings.resolved_recognizer_connections)
+    breaker = RecognizerBreaker(pool.channels[0], settings)  # any connection tells if it serves
+    return RecognizerClient(pool, settings.recognizer_timeout_seconds, breaker)

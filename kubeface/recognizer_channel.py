@@ -28,10 +28,13 @@ _SERVICE_CONFIG = json.dumps(
 )
 
 
-def recognizer_channel(address: str) -> grpc.Channel:
+def recognizer_channel(address: str, *, own_connections: bool = False) -> grpc.Channel:
+    """A channel to `address`; with `own_connections`, its connections are its own, never shared
+    with other channels of this process (gRPC shares them by default)."""
     return grpc.insecure_channel(
         address,
         options=[
+            ("grpc.use_local_subchannel_pool", 1 if own_connections else 0),
             ("grpc.service_config", _SERVICE_CONFIG),
             ("grpc.enable_retries", 1),
             # The default reconnect backoff grows to 120 s; a restarted recognizer must be found

@@ -6,20 +6,16 @@ receiver's enrolment calls without one (see `connect`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Protocol, TypeVar
+from typing import Any, Protocol
 
 import grpc
 
 from kubeface.logs import REQUEST_ID_HEADER, request_id_var
 from kubeface.proto import recognizer_pb2 as pb
-from kubeface.proto import recognizer_pb2_grpc as pb_grpc
 from kubeface.recognition_errors import error_for
-from kubeface.recognizer_channel import recognizer_channel
+from kubeface.recognizer_pool import RecognizerConnections
 from kubeface.settings import Settings
-
-_Reply = TypeVar("_Reply")
 
 
 class CallGuard(Protocol):
@@ -36,9 +32,10 @@ class CallGuard(Protocol):
 class RecognizerClient:
     """Calls one recognizer address; shared by all of a process's threads."""
 
-    def __init__(self, channel: grpc.Channel, timeout_seconds: float, guard: CallGuard | None = None) -> None:
-        self._channel = channel
-        self._stub = pb_grpc.RecognizerStub(channel)  # type: ignore[no-untyped-call]  # generated, untyped
+    def __init__(
+        self, connections: RecognizerConnections, timeout_seconds: float, guard: CallGuard | None = None
+    ) -> None:
+        self.connections = connections
         self._timeout = timeout_seconds
         self._guard = guard
 
@@ -49,9 +46,7 @@ class RecognizerClient:
 
     def identify(self, image_path: str) -> pb.IdentifyResponse:
         """Who is in the image; raises ImageRejected or RecognizerUnavailable (BreakerOpen)."""
-        reply: pb.IdentifyResponse = self._call(
-            self._stub.Identify, pb.IdentifyRequest(image_path=image_path)
-        )
+        reply: pb.IdentifyResponse = self._call("Identify", pb.IdentifyRequest(image_path=image_path))
         return reply
 
     def encode(self, image_path: str, box: pb.Box | None = None) -> pb.EncodeResponse:
@@ -59,13 +54,15 @@ class RecognizerClient:
         largest face without one; raises ImageRejected (NoFaceFound, or ImageUnusable for a box
         outside the picture) or RecognizerUnavailable."""
         request = pb.EncodeRequest(image_path=image_path, box=box)
-        reply: pb.EncodeResponse = self._call(self._stub.Encode, request)
+        reply: pb.EncodeResponse = self._call("Encode", request)
         return reply
 
-    def _call(self, method: Callable[..., _Reply], request: object) -> _Reply:
+    def _call(self, method: str, request: object) -> Any:
         with nullcontext() if self._guard is None else self._guard.guard():
             try:
-                return method(request, timeout=self._timeout, metadata=self._metadata())
+                return self.connections.call(
+                    method, request, timeout=self._timeout, metadata=self._metadata()
+                )
             except grpc.RpcError as exc:
                 raise error_for(exc.code(), exc.details()) from exc
 
@@ -76,10 +73,12 @@ class RecognizerClient:
     def close(self) -> None:
         if self._guard is not None:
             self._guard.close()
-        self._channel.close()
+        self.connections.close()
 
 
-def connect(settings: Settings) -> RecognizerClient:
-    """A client without a breaker: each failed call answers at once with its own error."""
-    channel = recognizer_channel(settings.recognizer_address)
-    return RecognizerClient(channel, settings.recognizer_timeout_seconds)
+def connect(settings: Settings, connections: int = 1) -> RecognizerClient:
+    """A client without a breaker: each failed call answers at once with its own error.
+
+    One connection by default: enrolment and clustering call now and then, one at a time."""
+    pool = RecognizerConnections(settings.recognizer_address, connections)
+    return RecognizerClient(pool, settings.recognizer_timeout_seconds)

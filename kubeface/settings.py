@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kubeface.cpus import usable_cpus
 from kubeface.image_files import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
 # Values that are fine on a laptop and must never reach production.
@@ -59,7 +60,7 @@ class Settings(BaseSettings):
     # The processor publishes each committed outcome here (kubeface/outcomes.py); the receiver
     # (GET /image/{id}?wait, /events) and the frontend (/events) read it on ephemeral channels.
     nsq_outcomes_topic: str = "outcomes"
-    # Per receiver or frontend replica: clients waiting (?wait) or streaming (/events) at once;
+    # Per receiver process or frontend replica: clients waiting (?wait) or streaming (/events) at once;
     # one more gets 503 with Retry-After.
     outcome_max_subscribers: int = Field(default=1000, ge=1)
     # Events buffered for one /events client; a client that falls this far behind is dropped.
@@ -104,8 +105,17 @@ class Settings(BaseSettings):
     # to join it (recognizer/batching.py). "auto": 5 ms when dlib uses a GPU, else 0 (a batch is
     # then what queued while the previous one ran). A batch holds at most RECOGNIZER_WORKERS images.
     recognizer_batch_wait_ms: float | None = Field(default=None, ge=0, le=1000)
-    # Recognizer server processes sharing RECOGNIZER_PORT (SO_REUSEPORT); one per core.
-    recognizer_processes: int = Field(default=1, ge=1)
+    # Recognizer server processes sharing RECOGNIZER_PORT (SO_REUSEPORT); dlib recognises one
+    # image at a time per process, so processes are how one recognizer uses several cores.
+    # "auto": one per usable CPU (affinity mask, capped by a cgroup CPU limit: a k8s pod runs as
+    # many as its limits.cpu). Each process holds its own copy of the gallery.
+    recognizer_processes: int | None = Field(default=None, ge=1)
+    # gRPC connections each client (the processor) opens to RECOGNIZER_ADDRESS. Processes sharing
+    # a port are reached per connection (the kernel spreads connections, not calls), so a client
+    # needs several, and sends each call to the least busy process it reaches (kubeface/
+    # recognizer_pool.py). "auto": 4 per usable CPU, at least 8: a process reached by none of them
+    # stays idle, with chance P*(1-1/P)**C for P processes and C connections.
+    recognizer_connections: int | None = Field(default=None, ge=1)
     match_tolerance: float = Field(default=0.6, gt=0)
     # How often each recognizer loads the faces enrolled since its last look.
     gallery_refresh_seconds: float = Field(default=2.0, gt=0)
@@ -145,6 +155,10 @@ class Settings(BaseSettings):
     retry_batch_size: int = Field(default=1000, ge=1)
 
     receiver_max_batch: int = Field(default=1000, ge=1)
+    # Receiver server processes sharing RECEIVER_PORT (SO_REUSEPORT; /metrics adds up all of
+    # them). "auto": one per usable CPU, as RECOGNIZER_PROCESSES: one process accepts about
+    # 1,000 posts/s. A k8s pod's CPU limit (1) keeps it one; there, replicas scale it.
+    receiver_processes: int | None = Field(default=None, ge=1)
     # Fault injection for the chaos tests: the receiver exits between commit and publish.
     fault_crash_after_commit: bool = False
     # A full batch of long paths fits; anything larger is refused with 413 while it streams in.
@@ -173,7 +187,13 @@ class Settings(BaseSettings):
     processor_metrics_url: str | None = None
     recognizer_metrics_url: str | None = None
 
-    @field_validator("recognizer_batch_wait_ms", mode="before")
+    @field_validator(
+        "recognizer_batch_wait_ms",
+        "recognizer_processes",
+        "recognizer_connections",
+        "receiver_processes",
+        mode="before",
+    )
     @classmethod
     def _auto_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip().lower() in ("", "auto") else value
@@ -248,6 +268,21 @@ class Settings(BaseSettings):
         newest faces; shorter would find it still behind, longer only delays the image.
         """
         return self.gallery_refresh_seconds
+
+    @property
+    def resolved_recognizer_processes(self) -> int:
+        """RECOGNIZER_PROCESSES, or by default one per CPU this process may use."""
+        return self.recognizer_processes or usable_cpus()
+
+    @property
+    def resolved_receiver_processes(self) -> int:
+        """RECEIVER_PROCESSES, or by default one per CPU this process may use."""
+        return self.receiver_processes or usable_cpus()
+
+    @property
+    def resolved_recognizer_connections(self) -> int:
+        """RECOGNIZER_CONNECTIONS, or by default 4 per usable CPU, at least 8."""
+        return self.recognizer_connections or max(8, 4 * usable_cpus())
 
     @property
     def resolved_image_root(self) -> Path:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-import multiprocessing
 import signal
 import sys
 import threading
@@ -20,6 +20,7 @@ from kubeface.db import Database
 from kubeface.image_files import ImageFiles
 from kubeface.logs import configure_logging
 from kubeface.paths import ImagePath
+from kubeface.process_group import run_process_group
 from kubeface.proto import recognizer_pb2, recognizer_pb2_grpc
 from kubeface.settings import Settings, load_settings
 from kubeface.startup import retry_at_start
@@ -34,21 +35,29 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = recognizer_pb2.DESCRIPTOR.services_by_name["Recognizer"].full_name
 SHUTDOWN_GRACE_SECONDS = 20.0
 GPU_BATCH_WAIT_SECONDS = 0.005
+CONNECTION_MAX_AGE_SECONDS = 30
 KNOWN_FACES = Gauge("recognizer_known_faces", "Known faces in the gallery")
 
 
-def run(settings: Settings, *, reuse_port: bool = False) -> None:
-    """Serve until SIGTERM or SIGINT, then drain."""
+def run(settings: Settings, *, reuse_port: bool = False, listen_early: bool = True) -> None:
+    """Serve until SIGTERM or SIGINT, then drain.
+
+    `listen_early`: accept connections while loading (health NOT_SERVING). The extra processes
+    sharing a port listen only once they serve: the kernel hands each new connection to any
+    listening process, and a client's connection to one still loading would fail its calls.
+    """
     # One recognition at a time per process (dlib is serial): OpenMP threads in the matching
     # scan would only contend with the other processes for the cores.
     faiss.omp_set_num_threads(1)
     stop = _stop_on_signals()
     service = RecognizerService(settings, reuse_port=reuse_port)
-    service.start()  # health answers NOT_SERVING while the models and known faces load
+    service.start(listen=listen_early)  # health answers NOT_SERVING while models and faces load
     db = Database(settings)
     try:
         db.wait_until_reachable(stop=stop)
         service.load(db, stop)
+        if not listen_early:
+            service.listen()
         service.refresh_until(stop)
     finally:
         service.drain()
@@ -80,7 +89,12 @@ class RecognizerService:
             futures.ThreadPoolExecutor(max_workers=settings.recognizer_workers),
             # A second recognizer on a busy port must fail loudly, not silently share it, unless
             # it is one of the RECOGNIZER_PROCESSES started together to share it.
-            options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
+            options=[
+                ("grpc.so_reuseport", 1 if reuse_port else 0),
+                # Clients reconnect now and then, so the kernel spreads their connections anew
+                # over the processes sharing the port (and a client reaches new pods).
+                ("grpc.max_connection_age_ms", CONNECTION_MAX_AGE_SECONDS * 1000),
+            ],
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         recognizer_pb2_grpc.add_RecognizerServicer_to_server(self._recognizer, self._server)
@@ -92,11 +106,18 @@ class RecognizerService:
         for name in ("", SERVICE_NAME):
             self._health.set(name, status)
 
-    def start(self) -> None:
-        """Listen (health NOT_SERVING) and serve /livez and /metrics."""
+    def start(self, *, listen: bool = True) -> None:
+        """Serve /livez and /metrics; with `listen`, gRPC too (health NOT_SERVING until loaded)."""
+        if listen:
+            self.listen()
+        http = serve_http(self._settings.bind_host, self._settings.recognizer_metrics_port, self._watchdog)
+        log.info(
+            "recognizer listening",
+            extra={"port": self._settings.recognizer_port, "metrics_port": http.server_address[1]},
+        )
+
+    def listen(self) -> None:
         self._server.start()
-        serve_http(self._settings.bind_host, self._settings.recognizer_metrics_port, self._watchdog)
-        log.info("recognizer listening", extra={"port": self._settings.recognizer_port})
 
     def load(self, db: Database, stop: threading.Event) -> None:
         """Load the models and the known faces, attach them, and only then answer SERVING."""
@@ -162,49 +183,22 @@ def batch_wait_seconds(settings: Settings, detector: FaceDetector) -> float:
     return GPU_BATCH_WAIT_SECONDS if detector.uses_cuda else 0.0
 
 
-def _child(settings: Settings) -> None:
+def _child(settings: Settings, index: int) -> None:
     configure_logging("recognizer", settings.log_level)
-    run(settings, reuse_port=True)
-
-
-def run_processes(settings: Settings) -> int:
-    """RECOGNIZER_PROCESSES servers on one port, each with its own core and metrics port.
-
-    dlib runs one recognition at a time per process, so processes are how a pod uses more cores.
-    If one dies, the others are stopped too and the exit status says so: the pod restarts whole.
-    """
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    spawn = multiprocessing.get_context("spawn")  # grpc does not survive fork()
-    children = []
-    for index in range(settings.recognizer_processes):
-        own = settings.model_copy(
-            update={"recognizer_metrics_port": settings.recognizer_metrics_port + index}
-        )
-        child = spawn.Process(target=_child, args=(own,), name=f"recognizer-{index}")
-        child.start()
-        children.append(child)
-    log.info("recognizer processes started", extra={"pids": [c.pid for c in children]})
-    while not stop.wait(0.5) and all(child.is_alive() for child in children):
-        pass
-    for child in children:
-        if child.is_alive():
-            child.terminate()  # SIGTERM: each drains on its own
-    for child in children:
-        child.join(SHUTDOWN_GRACE_SECONDS + 10)
-    failed = [c.name for c in children if c.exitcode not in (0, -signal.SIGTERM)]
-    if failed or not stop.is_set():
-        log.error("a recognizer process exited; stopping all", extra={"failed": failed})
-        return 1
-    return 0
+    # The first serves /metrics and /livez on RECOGNIZER_METRICS_PORT; the others on free ports
+    # (logged), since the ports after it belong to other services (the cluster worker's is 9103).
+    own = settings.model_copy(update={"recognizer_metrics_port": 0} if index else {})
+    run(own, reuse_port=True, listen_early=index == 0)
 
 
 def main() -> None:
     settings = load_settings()
     configure_logging("recognizer", settings.log_level)
-    if settings.recognizer_processes > 1:
-        sys.exit(run_processes(settings))
+    processes = settings.resolved_recognizer_processes
+    if processes > 1:
+        # dlib runs one recognition at a time per process: processes are how it uses more cores.
+        child = functools.partial(_child, settings)
+        sys.exit(run_process_group(child, processes, "recognizer", SHUTDOWN_GRACE_SECONDS))
     run(settings)
 
 

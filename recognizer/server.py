@@ -16,6 +16,7 @@ from kubeface.paths import resolve_image_path
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
 from kubeface.recognition_errors import RecognitionError, RecognizerNotReady, status_code_for
+from kubeface.recognizer_pool import SERVER_HEADER, server_identity
 from recognizer.batching import FaceBatcher
 from recognizer.faces import Box, FaceDetector, FoundFace, load_image
 from recognizer.gallery import GalleryStore, Match
@@ -23,6 +24,8 @@ from recognizer.identity import FaceIdentity, assign_identities
 from recognizer.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
+
+SERVER_ID = server_identity()  # each process of RECOGNIZER_PROCESSES imports this afresh (spawn)
 
 RPC_SECONDS = Histogram("recognizer_rpc_seconds", "Time per RPC", ["method", "code"])
 FACES_FOUND = Counter("recognizer_faces_found_total", "Faces found by Identify")
@@ -135,6 +138,8 @@ def _rpc(method: str, image_path: str, context: grpc.ServicerContext) -> Iterato
     code = grpc.StatusCode.OK
     offered = dict(context.invocation_metadata()).get(REQUEST_ID_HEADER)
     token = request_id_var.set(offered[:64] if offered else None)
+    # Which process answers: clients balance their calls over the processes sharing the port.
+    context.send_initial_metadata(((SERVER_HEADER, SERVER_ID),))
     try:
         yield
         log.info(

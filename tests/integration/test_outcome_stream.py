@@ -153,9 +153,9 @@ def test_clients_over_the_limit_get_503_with_retry_after(mesh):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     instance = f"receiver-{port}"
-    mesh.start(
-        "receiver", instance=instance, env={"RECEIVER_PORT": str(port), "OUTCOME_MAX_SUBSCRIBERS": "1"}
-    )
+    # The limit is per process: one, so that every client reaches the same one.
+    env = {"RECEIVER_PORT": str(port), "OUTCOME_MAX_SUBSCRIBERS": "1", "RECEIVER_PROCESSES": "1"}
+    mesh.start("receiver", instance=instance, env=env)
     try:
         image_id = mesh.post(_photo(mesh))["id"]
         with httpx.stream("GET", f"{url}/events", timeout=30) as stream:

@@ -62,12 +62,15 @@ class _Aborted(Exception):
 
 
 class _Context:
-    """The two things `_rpc` uses of a grpc.ServicerContext."""
+    """The three things `_rpc` uses of a grpc.ServicerContext."""
 
     code: grpc.StatusCode | None = None
 
     def invocation_metadata(self):
         return ()
+
+    def send_initial_metadata(self, metadata):
+        pass
 
     def abort(self, code, details):
         self.code = code
