@@ -81,7 +81,7 @@ def main() -> None:
                     mesh,
                     names,
                     rounds=1 if quick else 2,
-                    processes=1,  # the processor holds one connection: one process of a shared port
+                    processes=1,  # one recognizer process alone; the burst section runs the defaults
                     idle_posts=5 if quick else 10,
                 )
                 results["e2e"]["processor_rss_mb"] = _rss(mesh, "processor")
