@@ -28,6 +28,7 @@ COMMANDS: dict[str, Command] = {
     "frontend": Command(_JOBS, "HTML results browser"),
     "cluster": Command(_JOBS, "the one worker that groups unknown faces into clusters"),
     "migrate": Command(_JOBS, "apply the SQL migrations (a no-op when up to date)"),
+    "recount": Command(_JOBS, "rebuild the image counters from the rows (after bulk SQL or an upgrade)"),
     "retry": Command(_JOBS, "re-queue FAILED, stale and newly matchable images (one pass, for cron)"),
     "post": Command(
         "kubeface.cli.post:add_parser", "queue images (files or folders under IMAGE_ROOT) for recognition"
