@@ -32,7 +32,7 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ("SELECT, INSERT", "audit_log"),  # every write it makes is recorded (kubeface/audit.py)
         ("UPDATE (cluster_id)", "faces"),  # an operator takes a face out of its cluster
         ("SELECT, UPDATE", "face_clusters"),  # ignore; enrolled as
-        ("SELECT, UPDATE", "image_counts"),  # kept by every write to images (kubeface/images/counts.py)
+        ("SELECT, INSERT, UPDATE", "image_counts"),  # kept by every write to images (images/counts.py)
         ("SELECT, INSERT, UPDATE, DELETE", "person_image_counts"),  # re-queues; a merge moves them
         (
             "SELECT (face_id), DELETE",
@@ -52,7 +52,7 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ("SELECT, UPDATE", "images"),  # claim, release, complete
         ("SELECT, INSERT, DELETE", "faces"),
         ("INSERT", "face_encodings"),  # unknown faces, for the clustering worker
-        ("SELECT, UPDATE", "image_counts"),  # kept by every outcome (kubeface/images/counts.py)
+        ("SELECT, INSERT, UPDATE", "image_counts"),  # kept by every outcome (kubeface/images/counts.py)
         ("SELECT, INSERT, UPDATE", "person_image_counts"),
         ("SELECT (id)", "person_images"),  # is the recognizer behind the newest enrolment?
         ("SELECT (id, name)", "person"),  # the name in the outcome event (kubeface/outcomes.py)
@@ -70,7 +70,7 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ("SELECT", "faces"),
         ("SELECT (created_at)", "person_images"),  # PENDING images older than the newest enrolment
         ("INSERT", "audit_log"),  # each pass that re-queued something
-        ("SELECT, UPDATE", "image_counts"),  # kept by every re-queue (kubeface/images/counts.py)
+        ("SELECT, INSERT, UPDATE", "image_counts"),  # kept by every re-queue (kubeface/images/counts.py)
     ],
     # Read-only; its operator actions go through the receiver. Not person_images.encoding: face
     # encodings are biometric data that no page shows (`encoded` says whether one is cached).

@@ -75,26 +75,23 @@ def apply_changes(cur: Cursor, before: Mapping[int, State], after: Mapping[int, 
             statuses[(state[0], stripe)] += sign
             if state[1] is not None:
                 people[(state[1], stripe)] += sign
-    # Sorted: two transactions take the counter rows' locks in the same order, so never a cycle.
-    for (status, stripe), delta in sorted(statuses.items()):
-        if delta:
-            cur.execute(
-                "UPDATE image_counts SET n = n + %s WHERE status = %s AND stripe = %s",
-                (delta, status, stripe),
-            )
-    for (person_id, stripe), delta in sorted(people.items()):
-        if delta:
-            _add_person(cur, person_id, stripe, delta)
+    # One statement per table (an ingest batch touches up to STRIPES rows), its rows sorted: two
+    # transactions take the counter rows' locks in the same order, so never a cycle. (An UPDATE
+    # that found no row, then an INSERT, took gap locks that two writers' first images of one
+    # person deadlocked on.)
+    _add(cur, "image_counts (status, stripe, n)", sorted((*k, d) for k, d in statuses.items() if d))
+    _add(cur, "person_image_counts (person_id, stripe, n)", sorted((*k, d) for k, d in people.items() if d))
 
 
-def _add_person(cur: Cursor, person_id: int, stripe: int, delta: int) -> None:
-    # One statement: an UPDATE that finds no row, then an INSERT, took gap locks that two
-    # writers' first images of one person deadlocked on.
-    cur.execute(
-        "INSERT INTO person_image_counts (person_id, stripe, n) VALUES (%s, %s, %s)"
-        " ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
-        (person_id, stripe, delta),
-    )
+def _add(cur: Cursor, table: str, rows: Sequence[tuple[Any, int, int]]) -> None:
+    """Add each row's n to its counter (`table`: one of this module's two), created at 0."""
+    if rows:
+        cur.execute(
+            f"INSERT INTO {table} VALUES "
+            + ",".join(["(%s, %s, %s)"] * len(rows))
+            + " ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
+            [value for row in rows for value in row],
+        )
 
 
 def move_person_counts(cur: Cursor, person_id: int, into: int) -> None:
@@ -103,8 +100,8 @@ def move_person_counts(cur: Cursor, person_id: int, into: int) -> None:
         "SELECT stripe, n FROM person_image_counts WHERE person_id = %s ORDER BY stripe FOR UPDATE",
         (person_id,),
     )
-    for row in cur.fetchall():
-        _add_person(cur, into, int(row["stripe"]), int(row["n"]))
+    moved = [(into, int(row["stripe"]), int(row["n"])) for row in cur.fetchall()]
+    _add(cur, "person_image_counts (person_id, stripe, n)", moved)
     cur.execute("DELETE FROM person_image_counts WHERE person_id = %s", (person_id,))
 
 
