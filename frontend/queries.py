@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from kubeface.db import Database
@@ -29,9 +30,36 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def path_words_query(text: str) -> str | None:
+    """The search text as a boolean full-text query over ft_images_path_words (migration 0008):
+    every word (letters and digits; "_", "/", "." and the like split words) must begin a word of
+    the path. None when the text has no word."""
+    words = re.findall(r"[^\W_]+", text)
+    return " ".join(f"+{word}*" for word in words) if words else None
+
+
+def _search_ids(search: str, params: dict[str, object]) -> str:
+    """The ids of images whose path has the words (the full-text index) or whose person's name
+    contains the text (a scan of `person`, small; then ix_images_person): the search costs what
+    it finds, not the table."""
+    params["name_like"] = _like(search)
+    by_name = (
+        "SELECT n.id FROM person pn JOIN images n ON n.person_id = pn.id WHERE pn.name LIKE %(name_like)s"
+    )
+    words = path_words_query(search)
+    if words is None:
+        return by_name
+    params["path_words"] = words
+    return (
+        "SELECT id FROM images WHERE MATCH (path_words) AGAINST (%(path_words)s IN BOOLEAN MODE)"
+        f" UNION {by_name}"
+    )
+
+
 def results_sql(flt: ResultsFilter, page_size: int) -> tuple[str, dict]:
     """The page's one query, keyset on id: with no filter it walks the primary key, with a status
-    ix_images_status_id, with a person ix_images_person. No OFFSET: a deep page costs the first's."""
+    ix_images_status_id, with a person ix_images_person, with a search the ids it found (sorted:
+    a search costs what it matches). No OFFSET: a deep page costs the first's."""
     where: list[str] = []
     params: dict[str, object] = {"limit": page_size + 1}
     if flt.status is not None:
@@ -40,9 +68,11 @@ def results_sql(flt: ResultsFilter, page_size: int) -> tuple[str, dict]:
     if flt.person_id is not None:
         where.append("i.person_id = %(person_id)s")
         params["person_id"] = flt.person_id
-    if flt.search:
-        where.append("(i.path LIKE %(search)s OR p.name LIKE %(search)s)")
-        params["search"] = _like(flt.search)
+    found = (
+        f"({_search_ids(flt.search, params)}) found STRAIGHT_JOIN images i ON i.id = found.id"
+        if flt.search
+        else ""
+    )
     newest_first = flt.after is None
     if flt.after is not None:
         where.append("i.id > %(after)s")
@@ -52,12 +82,16 @@ def results_sql(flt: ResultsFilter, page_size: int) -> tuple[str, dict]:
         params["before"] = flt.before
     # With only a status filter the optimizer may take another (status, ...) index and then sort
     # every row of that status; (status, id) walks the page in order at any table size.
-    hint = " FORCE INDEX (ix_images_status_id)" if flt.status is not None and flt.person_id is None else ""
+    hint = (
+        " FORCE INDEX (ix_images_status_id)"
+        if flt.status is not None and flt.person_id is None and not flt.search
+        else ""
+    )
     sql = (
         "SELECT i.id, i.path, i.status, i.person_id, p.name AS person, i.detail, i.attempts, i.updated_at,"
         " i.finished_at,"
         " (SELECT COUNT(*) FROM faces f WHERE f.image_id = i.id) AS faces"
-        f" FROM images i{hint} LEFT JOIN person p ON p.id = i.person_id"
+        f" FROM {found or f'images i{hint}'} LEFT JOIN person p ON p.id = i.person_id"
         + (" WHERE " + " AND ".join(where) if where else "")
         + f" ORDER BY i.id {'DESC' if newest_first else 'ASC'} LIMIT %(limit)s"
     )
@@ -104,7 +138,8 @@ def people(db: Database) -> list[dict]:
         cur.execute(
             "SELECT p.id, p.name,"
             " (SELECT COUNT(*) FROM person_images pi WHERE pi.person_id = p.id) AS photos,"
-            " (SELECT COUNT(*) FROM images i WHERE i.person_id = p.id) AS images"
+            # The counters (kubeface/images/counts.py), not a count of each person's images.
+            " (SELECT COALESCE(SUM(c.n), 0) FROM person_image_counts c WHERE c.person_id = p.id) AS images"
             " FROM person p ORDER BY p.name"
         )
         return list(cur.fetchall())

@@ -32,6 +32,8 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ("SELECT, INSERT", "audit_log"),  # every write it makes is recorded (kubeface/audit.py)
         ("UPDATE (cluster_id)", "faces"),  # an operator takes a face out of its cluster
         ("SELECT, UPDATE", "face_clusters"),  # ignore; enrolled as
+        ("SELECT, INSERT, UPDATE", "image_counts"),  # kept by every write to images (images/counts.py)
+        ("SELECT, INSERT, UPDATE, DELETE", "person_image_counts"),  # re-queues; a merge moves them
         (
             "SELECT (face_id), DELETE",
             "face_encodings",
@@ -50,6 +52,8 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ("SELECT, UPDATE", "images"),  # claim, release, complete
         ("SELECT, INSERT, DELETE", "faces"),
         ("INSERT", "face_encodings"),  # unknown faces, for the clustering worker
+        ("SELECT, INSERT, UPDATE", "image_counts"),  # kept by every outcome (kubeface/images/counts.py)
+        ("SELECT, INSERT, UPDATE", "person_image_counts"),
         ("SELECT (id)", "person_images"),  # is the recognizer behind the newest enrolment?
         ("SELECT (id, name)", "person"),  # the name in the outcome event (kubeface/outcomes.py)
     ],
@@ -66,6 +70,7 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ("SELECT", "faces"),
         ("SELECT (created_at)", "person_images"),  # PENDING images older than the newest enrolment
         ("INSERT", "audit_log"),  # each pass that re-queued something
+        ("SELECT, INSERT, UPDATE", "image_counts"),  # kept by every re-queue (kubeface/images/counts.py)
     ],
     # Read-only; its operator actions go through the receiver. Not person_images.encoding: face
     # encodings are biometric data that no page shows (`encoded` says whether one is cached).
@@ -77,6 +82,8 @@ GRANTS: dict[str, list[tuple[str, str]]] = {
         ("SELECT (id, person_id, path, encoded, created_at)", "person_images"),
         ("SELECT", "audit_log"),  # the audit page
         ("SELECT", "face_clusters"),  # the "Unknown people" page; never face_encodings
+        ("SELECT", "image_counts"),  # the counts of the results page and /metrics
+        ("SELECT", "person_image_counts"),  # the people page
     ],
 }
 

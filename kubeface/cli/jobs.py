@@ -1,4 +1,4 @@
-"""The services, `migrate` and `retry`: what cron, Jobs and containers run."""
+"""The services, `migrate`, `recount` and `retry`: what cron, Jobs and containers run."""
 
 from __future__ import annotations
 
@@ -42,6 +42,23 @@ def _migrate(args: argparse.Namespace) -> int:
     if args.accounts:
         result["accounts"] = create_service_accounts(settings, args.accounts_host)
     print_json(result)
+    return OK
+
+
+def _recount(_: argparse.Namespace) -> int:
+    from kubeface.db import Database
+    from kubeface.images import status_counts
+    from kubeface.images.counts import recount
+
+    settings = load_settings()
+    configure_logging("recount", settings.log_level)
+    db = Database(settings)
+    try:
+        db.wait_until_reachable(timeout_seconds=30)
+        recount(db)
+        print_json({"recounted": status_counts(db)})
+    finally:
+        db.close()
     return OK
 
 
@@ -95,6 +112,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     migrate.add_argument("--accounts-host", default="%", help="the hosts the accounts may connect from")
     migrate.set_defaults(func=_migrate)
+    sub.add_parser(
+        "recount", help="rebuild the image counters from the rows (after bulk SQL or an upgrade)"
+    ).set_defaults(func=_recount)
     retry = sub.add_parser(
         "retry", help="re-queue FAILED, stale and newly matchable images (one pass, for cron)"
     )

@@ -20,18 +20,16 @@ def get_status(db: Database, image_id: int) -> ImageStatus | None:
 
 
 def status_counts(db: Database) -> dict[str, int]:
-    """Rows in each status, every status present (0 when none)."""
+    """Rows in each status, every status present (0 when none): from the counters that every
+    transition keeps (kubeface/images/counts.py), a few rows per status at any table size."""
     with db.transaction() as cur:
-        cur.execute("SELECT status, COUNT(*) AS n FROM images GROUP BY status")
-        found = {row["status"]: int(row["n"]) for row in cur.fetchall()}
+        cur.execute("SELECT status, SUM(n) AS n FROM image_counts GROUP BY status")
+        found = {str(row["status"]): int(row["n"]) for row in cur.fetchall()}
     return {status.value: found.get(status.value, 0) for status in ImageStatus}
 
 
 def count_with_status(db: Database, status: ImageStatus) -> int:
-    with db.transaction() as cur:
-        cur.execute("SELECT COUNT(*) AS n FROM images WHERE status = %s", (status.value,))
-        row = cur.fetchone()
-    return int(row["n"]) if row else 0
+    return status_counts(db)[status.value]
 
 
 def recent_outcomes(db: Database, minutes: int) -> dict[str, int]:
@@ -149,12 +147,13 @@ def _note_names_given_away(faces: list[dict[str, Any]]) -> None:
 
 
 def recognised_counts(db: Database, person_ids: Sequence[int]) -> dict[int, int]:
-    """How many images each person was recognised in (their `person_id`); 0 for none."""
+    """How many images each person was recognised in (their `person_id`); 0 for none. From the
+    counters (kubeface/images/counts.py): a few rows per person however many images name them."""
     if not person_ids:
         return {}
     with db.transaction() as cur:
         cur.execute(
-            "SELECT person_id, COUNT(*) AS n FROM images WHERE person_id IN %s GROUP BY person_id",
+            "SELECT person_id, SUM(n) AS n FROM person_image_counts WHERE person_id IN %s GROUP BY person_id",
             (list(person_ids),),
         )
         found = {int(row["person_id"]): int(row["n"]) for row in cur.fetchall()}

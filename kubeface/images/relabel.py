@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kubeface.images.counts import counted, move_person_counts
+
 # Final images go back to the queue at once; QUEUED/PROCESSING ones are already on their way and
 # will be identified again against the gallery as it is then.
 _REQUEUE_FINAL_IN = (
@@ -18,10 +20,12 @@ _REQUEUE_FINAL_IN = (
 def _requeue_final_in(cur: Any, image_ids: Sequence[int]) -> list[int]:
     """Move these images back to QUEUED inside the caller's transaction; the ids this call won."""
     won = []
-    for image_id in sorted(set(image_ids)):  # id order: two writers lock rows in the same order
-        cur.execute(_REQUEUE_FINAL_IN, (image_id,))
-        if cur.rowcount == 1:
-            won.append(image_id)
+    ids = sorted(set(image_ids))  # id order: two writers lock rows in the same order
+    with counted(cur, ids):
+        for image_id in ids:
+            cur.execute(_REQUEUE_FINAL_IN, (image_id,))
+            if cur.rowcount == 1:
+                won.append(image_id)
     return won
 
 
@@ -76,6 +80,7 @@ def relabel_merged_person(cur: Any, person_id: int, into: int, photo_ids: Mappin
         cur.execute(f"UPDATE faces SET {column} = %s WHERE {column} = %s", (into, person_id))
         faces += cur.rowcount
     cur.execute("UPDATE images SET person_id = %s WHERE person_id = %s", (into, person_id))
+    move_person_counts(cur, person_id, into)
     cur.execute(
         "SELECT image_id FROM faces WHERE person_id = %s GROUP BY image_id HAVING COUNT(*) > 1", (into,)
     )

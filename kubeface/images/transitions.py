@@ -15,6 +15,7 @@ from typing import Any
 
 from kubeface.audit import AuditEntry
 from kubeface.db import Database
+from kubeface.images.counts import count_inserted, counted
 from kubeface.images.status import ImageStatus
 
 DETAIL_MAX = 1024
@@ -89,6 +90,7 @@ def insert_images(
             [value for digest, path in unique for value in (path, digest)],
         )
         created = {row["path_hash"]: row["id"] for row in cur.fetchall()}
+        count_inserted(cur, created.values())
         missing = [digest for digest, _ in unique if digest not in created]
         existing = {}
         if missing:
@@ -127,7 +129,7 @@ def claim_image(db: Database, image_id: int, lease_seconds: float) -> Claim | No
     A PROCESSING row whose lease ran out (its processor died) may be taken over.
     """
     token = uuid.uuid4().hex
-    with db.transaction() as cur:
+    with db.transaction() as cur, counted(cur, [image_id]):
         cur.execute(
             "UPDATE images SET status = 'PROCESSING', claim_token = %s, attempts = attempts + 1,"
             " started_at = NOW(6), finished_at = NULL"
@@ -160,7 +162,7 @@ def complete_image(
         if timings
         else (None,) * 4
     )
-    with db.transaction() as cur:
+    with db.transaction() as cur, counted(cur, [claim.image_id]):
         cur.execute(
             "UPDATE images SET status = %s, person_id = %s, detail = %s, claim_token = NULL,"
             " finished_at = NOW(6), decode_ms = %s, detect_ms = %s, encode_ms = %s, match_ms = %s"
@@ -210,7 +212,7 @@ def _store_unknown_encodings(cur: Any, image_id: int, faces: Sequence[FaceRecord
 
 def release_claim(db: Database, claim: Claim, detail: str, *, count_attempt: bool) -> bool:
     """Give the row back to the queue after a transient failure."""
-    with db.transaction() as cur:
+    with db.transaction() as cur, counted(cur, [claim.image_id]):
         cur.execute(
             "UPDATE images SET status = 'QUEUED', claim_token = NULL, detail = %s, queued_at = NOW(6),"
             " attempts = attempts - %s WHERE id = %s AND status = 'PROCESSING' AND claim_token = %s",
@@ -253,7 +255,11 @@ def requeue_failed_due(
 ) -> list[int]:
     """FAILED rows below `max_attempts` whose exponential backoff has passed."""
     params = {"max_attempts": max_attempts, "backoff_us": _micros(backoff_seconds), "limit": limit}
-    return _requeue_where(db, _FAILED_DUE, _BACK_TO_QUEUE, params, dry_run=dry_run)
+    # Only the rows below the limit (migration 0008), not every FAILED row: those that used up
+    # their attempts stay FAILED for good and grow with the table.
+    return _requeue_where(
+        db, _FAILED_DUE, _BACK_TO_QUEUE, params, dry_run=dry_run, index="ix_images_status_attempts"
+    )
 
 
 def requeue_stale_processing(
@@ -278,7 +284,18 @@ def requeue_pending_after_enrolment(
 ) -> list[int]:
     """PENDING rows with faces, finished before the latest enrolment."""
     params = {"limit": limit}
-    return _requeue_where(db, _PENDING_BEFORE_ENROLMENT, _BACK_TO_QUEUE, params, dry_run=dry_run, audit=audit)
+    # Oldest finished first, along ix_images_status_finished: the rows re-identified since the
+    # enrolment leave the range, so a pass reads its batch, not every PENDING row (by id it did).
+    return _requeue_where(
+        db,
+        _PENDING_BEFORE_ENROLMENT,
+        _BACK_TO_QUEUE,
+        params,
+        dry_run=dry_run,
+        audit=audit,
+        order="finished_at",
+        index="ix_images_status_finished",
+    )
 
 
 def requeue_final_image(db: Database, image_id: int, audit: AuditEntry | None = None) -> list[int]:
@@ -305,8 +322,11 @@ def _requeue_where(
     *,
     dry_run: bool,
     audit: AuditEntry | None = None,
+    order: str = "id",
+    index: str | None = None,
 ) -> list[int]:
-    """Move up to params["limit"] rows matching `predicate`; the ids this call won, oldest first.
+    """Move up to params["limit"] rows matching `predicate`; the ids this call won, oldest first
+    (by `order`: a column of this module's choosing), found through `index` when given.
 
     Each UPDATE repeats the predicate, so of two concurrent callers only one wins a given row.
     `predicate` and `assignment` are this module's constants, never caller text.
@@ -317,7 +337,8 @@ def _requeue_where(
     of its own right after the last win; a call that won nothing records nothing.
     """
     with db.transaction() as cur:
-        cur.execute(f"SELECT id FROM images WHERE {predicate} ORDER BY id LIMIT %(limit)s", params)
+        hint = f" FORCE INDEX ({index})" if index else ""
+        cur.execute(f"SELECT id FROM images{hint} WHERE {predicate} ORDER BY {order} LIMIT %(limit)s", params)
         candidates = [int(row["id"]) for row in cur.fetchall()]
     if dry_run:
         return candidates
@@ -326,11 +347,13 @@ def _requeue_where(
 
     def move(image_id: int, last: bool) -> bool:
         def update(cur: Any) -> bool:
-            cur.execute(
-                f"UPDATE images SET {assignment} WHERE id = %(id)s AND {predicate}",
-                {**params, "id": image_id},
-            )
-            if cur.rowcount != 1:
+            with counted(cur, [image_id]):
+                cur.execute(
+                    f"UPDATE images SET {assignment} WHERE id = %(id)s AND {predicate}",
+                    {**params, "id": image_id},
+                )
+                moved = cur.rowcount == 1
+            if not moved:
                 return False
             if last and audit is not None:
                 audit.record(cur, image_ids=[*won, image_id])
@@ -340,8 +363,8 @@ def _requeue_where(
         # processor writing that image's outcome; the conditional UPDATE is safe to repeat.
         return bool(db.run_transaction(update))
 
-    for index, image_id in enumerate(candidates):
-        if move(image_id, last=index == len(candidates) - 1):
+    for position, image_id in enumerate(candidates):
+        if move(image_id, last=position == len(candidates) - 1):
             won.append(image_id)
     if audit is not None and won and won[-1] != candidates[-1]:
         with db.transaction() as cur:

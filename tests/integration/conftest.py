@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -19,6 +20,24 @@ def db(mesh) -> Iterator[Database]:
     database = Database(mesh.settings())
     yield database
     database.close()
+
+
+@pytest.fixture
+def own_db(mesh, empty_database) -> Iterator[Callable[..., Database]]:
+    """Databases (`own_db(**settings)`) on a migrated database of the test's own: for checks
+    against every row of a table, which other tests' rows would disturb."""
+    account = {"MYSQL_USER": "kubeface", "MYSQL_PASSWORD": "test-secret", "MYSQL_DATABASE": empty_database}
+    run = mesh.run("migrate", env=account)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    opened: list[Database] = []
+
+    def open_db(**overrides: Any) -> Database:
+        opened.append(Database(mesh.settings(mysql_database=empty_database, **overrides)))
+        return opened[-1]
+
+    yield open_db
+    for database in opened:
+        database.close()
 
 
 def _uses_mesh(request: pytest.FixtureRequest) -> bool:

@@ -105,6 +105,14 @@ def test_results_queries_use_indexes_not_scans(mesh):
             images = next(row for row in plan if row["table"] == "i")
             assert images["key"] == index, plan
             assert "filesort" not in (images["Extra"] or ""), plan
+        # A search finds its ids by the full-text index on the path's words (and a person's name by
+        # ix_images_person), then reads those rows by primary key: no scan of images.
+        sql, params = results_sql(ResultsFilter(search="plan_1234", before=10**9), 50)
+        plan = mesh.sql("EXPLAIN " + sql, params)
+        by_table = {(row["table"], row["type"]): row["key"] for row in plan}
+        assert by_table[("images", "fulltext")] == "ft_images_path_words", plan
+        assert by_table[("i", "eq_ref")] == "PRIMARY", plan
+        assert [row for row in plan if row["table"] in ("i", "images", "n") and row["type"] == "ALL"] == []
     finally:
         mesh.sql("DELETE FROM images WHERE path LIKE 'plan/%%'")
 

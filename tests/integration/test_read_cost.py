@@ -1,0 +1,120 @@
+"""The read side costs the same however many rows `images` holds (issue 15): every page's query,
+/metrics, `kubeface status` and a retry pass read a bounded number of rows, counted by MariaDB's
+own Handler_read_* counters (rows the server touched), not by a clock.
+
+On a database of its own, filled like the bench's scale section fills one: bulk SQL, then
+`kubeface.images.counts.recount`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from frontend import queries
+from frontend.queries import ResultsFilter
+from kubeface.db import Database
+from kubeface.images import (
+    ImageStatus,
+    oldest_waiting,
+    oldest_waiting_ages,
+    recent_outcomes,
+    recognised_counts,
+    requeue_failed_due,
+    requeue_pending_after_enrolment,
+    requeue_stale_processing,
+    requeue_stale_queued,
+    status_counts,
+)
+from kubeface.images.counts import recount
+from kubeface.people import EnrolledImage, create_person
+
+pytestmark = pytest.mark.mesh
+
+ROWS = 20_000
+# Rows one read may touch: a page or a batch and a few index probes each, whatever ROWS is.
+BOUND = 1_000
+_HANDLER_READS = (
+    "Handler_read_first",
+    "Handler_read_key",
+    "Handler_read_last",
+    "Handler_read_next",
+    "Handler_read_prev",
+    "Handler_read_rnd",
+    "Handler_read_rnd_next",
+)
+
+
+def _handler_reads(db: Database) -> int:
+    with db.transaction() as cur:
+        cur.execute("SHOW SESSION STATUS WHERE Variable_name IN %s", (_HANDLER_READS,))
+        return sum(int(row["Value"]) for row in cur.fetchall())
+
+
+def _rows_read(db: Database, read: Callable[[Database], Any]) -> int:
+    """Rows the server read for `read(db)`; `db` has one connection, so its session is read's."""
+    before = _handler_reads(db)
+    read(db)
+    middle = _handler_reads(db)
+    return (middle - before) - (_handler_reads(db) - middle)  # less the status query's own reads
+
+
+def _fill(db: Database, person_id: int) -> None:
+    """ROWS images shaped like a busy deployment's: mostly PROCESSED, some PENDING with a face,
+    a few FAILED, QUEUED and PROCESSING; all finished or queued a day ago."""
+    status = (
+        "ELT(1 + seq % 100 DIV 1, " + ", ".join(["'PROCESSED'"] * 85 + ["'PENDING'"] * 10) + ","
+        " 'FAILED', 'FAILED', 'FAILED', 'QUEUED', 'PROCESSING')"
+    )
+    with db.transaction() as cur:
+        cur.execute(
+            "INSERT INTO images (path, path_hash, status, person_id, attempts, queued_at, started_at,"
+            " finished_at) SELECT CONCAT('2026/11/img_', seq, '.jpg'), UNHEX(SHA2(CONCAT('2026/11/img_', seq,"
+            f" '.jpg'), 256)), {status}, NULL, 1, NOW(6) - INTERVAL 1 DAY, NOW(6) - INTERVAL 1 DAY,"
+            f" NOW(6) - INTERVAL 1 DAY FROM seq_1_to_{ROWS}"
+        )
+        cur.execute("UPDATE images SET person_id = %s WHERE status = 'PROCESSED'", (person_id,))
+        cur.execute("UPDATE images SET finished_at = NULL WHERE status IN ('QUEUED', 'PROCESSING')")
+        cur.execute(
+            "INSERT INTO faces (image_id, box_top, box_right, box_bottom, box_left, person_id)"
+            " SELECT id, 0, 1, 1, 0, person_id FROM images WHERE status IN ('PROCESSED', 'PENDING')"
+        )
+        cur.execute("ANALYZE TABLE images, faces")
+        cur.fetchall()
+    recount(db)
+
+
+READS: dict[str, Callable[[Database], Any]] = {
+    "status counts (page, /metrics, kubeface status)": status_counts,
+    "oldest waiting (/metrics)": oldest_waiting_ages,
+    "oldest waiting rows (kubeface status)": lambda db: oldest_waiting(db, 5),
+    "recent outcomes (/system)": lambda db: recent_outcomes(db, 5),
+    "people page": queries.people,
+    "recognised counts (kubeface people list)": lambda db: recognised_counts(db, [1]),
+    "results page": lambda db: queries.results_page(db, ResultsFilter(), 50),
+    "results page, PENDING": lambda db: queries.results_page(db, ResultsFilter(ImageStatus.PENDING), 50),
+    "results page, deep": lambda db: queries.results_page(db, ResultsFilter(before=ROWS // 2), 50),
+    "search a path": lambda db: queries.results_page(db, ResultsFilter(search="img_4242"), 50),
+    "search a word of paths": lambda db: queries.results_page(db, ResultsFilter(search="nothing"), 50),
+    "retry: failed": lambda db: requeue_failed_due(
+        db, max_attempts=1, backoff_seconds=60, limit=100, dry_run=True
+    ),
+    "retry: stale processing": lambda db: requeue_stale_processing(
+        db, lease_seconds=10**6, limit=100, dry_run=True
+    ),
+    "retry: stale queued": lambda db: requeue_stale_queued(db, lease_seconds=10**6, limit=100, dry_run=True),
+    "retry: pending after enrolment": lambda db: requeue_pending_after_enrolment(db, limit=100, dry_run=True),
+}
+
+
+def test_reads_touch_a_bounded_number_of_rows(own_db):
+    db = own_db(mysql_pool_size=1)
+    person = create_person(db, "scale", [EnrolledImage("people/scale.jpg", np.zeros(128))]).person_id
+    _fill(db, person)
+    assert status_counts(db)["PROCESSED"] == ROWS * 85 // 100
+    read = {name: _rows_read(db, fn) for name, fn in READS.items()}
+    print(read)  # noqa: T201 - the figures, for a reader of -s
+    assert {name: n for name, n in read.items() if n > BOUND} == {}, read
