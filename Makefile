@@ -22,7 +22,7 @@ help:
 	@echo "make retry  one pass of the retry job against the local mesh"
 	@echo "make check  ruff lint and format check, mypy strict on kubeface/"
 	@echo "make bench  the benchmark suite: report and plots in bench-results/ (BENCH_QUICK=1: ~3 min)"
-	@echo "make dlib-openblas  recommended for serving: dlib against OpenBLAS (~14 min once) instead of dlib-bin"
+	@echo "make dlib-openblas  recommended for serving: dlib against OpenBLAS for x86-64-v3 CPUs (~14-20 min once) instead of dlib-bin"
 	@echo "make proto  regenerate the gRPC stubs from protos/"
 	@echo "make cluster  a one-node Kubernetes on this machine (root; prints its KUBECONFIG); make cluster-down removes it"
 	@echo "make cluster-images  build the MariaDB and nsq images with podman and load them into the cluster"
