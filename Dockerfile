@@ -15,9 +15,11 @@
 # `dlib`), then the project's pins, which include setuptools<81 (face_recognition_models imports
 # pkg_resources). One difference: where `make` takes dlib-bin (prebuilt, no BLAS; quick for
 # tests), the CPU image compiles dlib against OpenBLAS by default (DLIB=openblas, as `make
-# dlib-openblas`, the recommended install): it encodes faces 4.6x faster, and the recognizer's
-# pipeline runs about 3% faster overall, its HOG detection being slower (README, Performance).
-# --build-arg DLIB=bin keeps dlib-bin instead: a one-minute build, which tests use.
+# dlib-openblas`, the recommended install): it encodes faces 4.6x faster, and, compiled for
+# x86-64-v3 (AVX2, FMA), its HOG detection runs faster too (README, Performance). Such an image
+# needs an x86-64-v3 node (Intel Haswell, AMD Zen or later); the recognizer says so at start on an
+# older one. --build-arg DLIB_X86_64_LEVEL=x86-64-v2 builds for older nodes; --build-arg DLIB=bin
+# keeps dlib-bin instead (any x86-64): a one-minute build, which tests use.
 #
 # The base images are build ARGs, so that locally made ones can stand in where a registry cannot
 # be reached: `make image` (tools/image/) builds a Python base from a debootstrapped Debian and
@@ -29,6 +31,8 @@ ARG CUDA_RUNTIME_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
 # The CPU image's dlib: openblas (compiled, the recommended install for serving) or bin (the
 # dlib-bin wheel: no compile, a one-minute build; what `make image` and the tests use).
 ARG DLIB=openblas
+# The x86-64 level the OpenBLAS dlib is compiled for (tools/build-dlib-openblas.sh).
+ARG DLIB_X86_64_LEVEL=x86-64-v3
 
 ############################ GPU recognizer ############################
 
@@ -93,9 +97,10 @@ CMD ["recognizer"]
 # TLS-inspecting proxy can bind-mount the host's bundle over it (tools/image/build.sh) without
 # copying it into a layer. Only build stages set it; the final image runs no pip.
 FROM ${PYTHON_IMAGE} AS dlib-openblas
+ARG DLIB_X86_64_LEVEL
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 COPY tools/build-dlib-openblas.sh /tmp/
-RUN PYTHON=python /tmp/build-dlib-openblas.sh /wheels
+RUN PYTHON=python DLIB_X86_64_LEVEL=${DLIB_X86_64_LEVEL} /tmp/build-dlib-openblas.sh /wheels
 
 # dlib-bin: the prebuilt wheel pinned in pyproject.toml (no BLAS), so nothing to compile here.
 FROM ${PYTHON_IMAGE} AS dlib-bin

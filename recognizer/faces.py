@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 from prometheus_client import Histogram
 
+from kubeface.dlib_build import check_installed_dlib
 from kubeface.image_files import ImageFiles
 from kubeface.orientation import decode_upright
 from kubeface.paths import ImagePath, resolve_image_path
@@ -194,6 +195,8 @@ class FaceDetector:
     def __init__(
         self, model: DetectionModel, upsample: int, max_side: int, *, adaptive_upsample: bool = True
     ) -> None:
+        # A dlib compiled for a higher x86-64 level than this CPU's would die of SIGILL later.
+        check_installed_dlib()
         # Importing face_recognition loads the dlib models (seconds); done once, here.
         self._fr: ModuleType = importlib.import_module("face_recognition")
         # face_recognition turns on PIL's LOAD_TRUNCATED_IMAGES at import, which decodes a cut-off
