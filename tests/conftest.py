@@ -16,6 +16,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kubeface.db_accounts import GRANTS, account_name, account_statements
+from kubeface.images.counts import recount
 from kubeface.settings import Settings
 from tests.photos import photo_copy, populate_image_root
 from tests.servers import (
@@ -131,6 +132,17 @@ class Mesh:
                 return list(cur.fetchall())
         finally:
             conn.close()
+
+    def sql_bulk(self, query: str, params: tuple | dict = ()) -> list[dict]:
+        """A raw write to `images`, as a bulk load or an operator's SQL would do, then what must
+        follow one: the counters rebuilt (`kubeface recount`), so later tests see them agree."""
+        rows = self.sql(query, params)
+        conn = pymysql.connect(**self.db_params, autocommit=True)
+        try:
+            recount(conn)
+        finally:
+            conn.close()
+        return rows
 
     def photo_copy(self, sample: str, folder: str = "copies") -> str:
         """A copy of a sample photo at a path of this test's own (see tests.photos.photo_copy)."""

@@ -49,7 +49,7 @@ def _wait_placed(mesh, face_ids: list[int], timeout: float = 60) -> dict[int, in
 
 def _image_of_its_own(mesh) -> int:
     path = f"synthetic/{unique_name('cluster')}.jpg"
-    mesh.sql(
+    mesh.sql_bulk(
         "INSERT INTO images (path, path_hash, status, finished_at) VALUES (%s, %s, 'PENDING', NOW(6))",
         (path, path_hash(path)),
     )

@@ -90,7 +90,7 @@ def test_enrolling_someone_re_identifies_pending_images_they_are_in(mesh):
     # A PENDING row with a face, finished before the enrolment below.
     image = mesh.wait_final(mesh.post("lookalike_pending.jpg")["id"])
     assert image["person"] == "obama"
-    mesh.sql("UPDATE images SET status = 'PENDING', person_id = NULL WHERE id = %s", (image["id"],))
+    mesh.sql_bulk("UPDATE images SET status = 'PENDING', person_id = NULL WHERE id = %s", (image["id"],))
     shutil.copy(mesh.image_root / "obama.jpg", mesh.image_root / "known" / "obama_again.jpg")
     obama = mesh.sql("SELECT id FROM person WHERE name = 'obama'")[0]["id"]
     with mesh.api() as api:

@@ -89,7 +89,7 @@ def test_results_queries_use_indexes_not_scans(mesh):
 
     # The optimizer picks plans by table statistics: give it a table shaped like a busy one
     # (mostly PROCESSED), as a few test rows would not be.
-    mesh.sql(
+    mesh.sql_bulk(
         "INSERT INTO images (path, path_hash, status, finished_at) SELECT CONCAT('plan/', seq),"
         " UNHEX(SHA2(CONCAT('plan/', seq), 256)), 'PROCESSED', NOW(6) FROM seq_1_to_20000"
     )
@@ -114,7 +114,7 @@ def test_results_queries_use_indexes_not_scans(mesh):
         assert by_table[("i", "eq_ref")] == "PRIMARY", plan
         assert [row for row in plan if row["table"] in ("i", "images", "n") and row["type"] == "ALL"] == []
     finally:
-        mesh.sql("DELETE FROM images WHERE path LIKE 'plan/%%'")
+        mesh.sql_bulk("DELETE FROM images WHERE path LIKE 'plan/%%'")
 
 
 def test_requeue_and_enrol_forms_go_through_the_receiver(mesh, processed):

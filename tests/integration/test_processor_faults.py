@@ -19,7 +19,7 @@ pytestmark = pytest.mark.mesh
 
 
 def _insert_queued(mesh, path: str) -> int:
-    mesh.sql("INSERT INTO images (path, path_hash) VALUES (%s, %s)", (path, path_hash(path)))
+    mesh.sql_bulk("INSERT INTO images (path, path_hash) VALUES (%s, %s)", (path, path_hash(path)))
     return mesh.sql("SELECT id FROM images WHERE path = %s", (path,))[0]["id"]
 
 

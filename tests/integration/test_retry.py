@@ -51,11 +51,11 @@ def test_stale_queued_and_processing_records_complete(mesh):
     # Rows whose message was lost: one never published, one claimed by a processor that died.
     for name in ("stale_queued.jpg", "stale_processing.jpg"):
         shutil.copy(mesh.image_root / "obama2.jpg", mesh.image_root / name)
-    mesh.sql(
+    mesh.sql_bulk(
         "INSERT INTO images (path, path_hash, queued_at) VALUES"
         " ('stale_queued.jpg', UNHEX(SHA2('stale_queued.jpg', 256)), NOW(6) - INTERVAL 1 HOUR)"
     )
-    mesh.sql(
+    mesh.sql_bulk(
         "INSERT INTO images (path, path_hash, status, attempts, claim_token, started_at) VALUES"
         " ('stale_processing.jpg', UNHEX(SHA2('stale_processing.jpg', 256)), 'PROCESSING', 1,"
         " 'dead0000000000000000000000000000', NOW(6) - INTERVAL 1 HOUR)"
@@ -77,7 +77,7 @@ def test_stale_queued_and_processing_records_complete(mesh):
 def test_two_retry_jobs_at_once_requeue_each_record_once(mesh):
     for index in range(6):
         name = f"race_{index}.jpg"
-        mesh.sql(
+        mesh.sql_bulk(
             "INSERT INTO images (path, path_hash, queued_at) VALUES (%s, UNHEX(SHA2(%s, 256)),"
             " NOW(6) - INTERVAL 1 HOUR)",
             (name, name),
