@@ -34,12 +34,21 @@ class Report:
         ax.tick_params(axis="x", labelrotation=20)
         self._save(fig, name, title)
 
-    def lines(self, name: str, title: str, xs: list[float], series: dict[str, list[float]], **axes) -> None:
-        fig, ax = plt.subplots(figsize=(7, 3.5))
+    def lines(
+        self,
+        name: str,
+        title: str,
+        xs: list[float],
+        series: dict[str, list[float]],
+        figsize: tuple[float, float] = (7, 3.5),
+        legend_columns: int = 1,
+        **axes,
+    ) -> None:
+        fig, ax = plt.subplots(figsize=figsize)
         for label, ys in series.items():
             ax.plot(xs, ys, marker="o", label=label)
         ax.set(title=title, **axes)
-        ax.legend()
+        ax.legend(ncol=legend_columns, fontsize="small" if legend_columns > 1 else None)
         self._save(fig, name, title)
 
     def _save(self, fig, name: str, title: str) -> None:
