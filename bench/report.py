@@ -41,14 +41,18 @@ class Report:
         xs: list[float],
         series: dict[str, list[float]],
         figsize: tuple[float, float] = (7, 3.5),
-        legend_columns: int = 1,
+        legend_outside: bool = False,
         **axes,
     ) -> None:
         fig, ax = plt.subplots(figsize=figsize)
-        for label, ys in series.items():
-            ax.plot(xs, ys, marker="o", label=label)
+        for i, (label, ys) in enumerate(series.items()):
+            # The colour cycle has 10 colours: the next 10 lines are dashed, and so on.
+            ax.plot(xs, ys, marker="o", linestyle=("-", "--", ":")[i // 10 % 3], label=label)
         ax.set(title=title, **axes)
-        ax.legend(ncol=legend_columns, fontsize="small" if legend_columns > 1 else None)
+        if legend_outside:  # many lines: the legend beside the plot, not over it
+            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+        else:
+            ax.legend()
         self._save(fig, name, title)
 
     def _save(self, fig, name: str, title: str) -> None:

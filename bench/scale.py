@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -38,7 +40,8 @@ Costs = dict[int, dict[str, float]]  # rows -> request label -> median ms
 
 
 def _requests(person_id: int) -> list[tuple[str, str, float | None]]:
-    """(label, what to run, target ms): 'F /path' frontend, 'R /path' receiver, 'C args' the CLI."""
+    """(label, what to run, target ms): 'F /path' frontend, 'O /path' a
+    signed-in operator's frontend (the audit page is theirs only), 'R /path' receiver, 'C args' the CLI."""
     hit = Path(image_path(SAMPLE_ID)).stem  # img_0004242
     return [
         ("frontend /", "F /", PAGE),
@@ -51,7 +54,7 @@ def _requests(person_id: int) -> list[tuple[str, str, float | None]]:
         ("/image/{id}", f"F /image/{SAMPLE_ID}", PAGE),
         ("/system", "F /system", PAGE),
         ("/unknown", "F /unknown", PAGE),
-        ("/audit", "F /audit", PAGE),
+        ("/audit (operator)", "O /audit", PAGE),
         ("frontend /metrics", "F /metrics", PAGE),
         ("receiver /metrics", "R /metrics", PAGE),
         ("receiver GET /image/{id}", f"R /image/{SAMPLE_ID}", None),
@@ -61,7 +64,7 @@ def _requests(person_id: int) -> list[tuple[str, str, float | None]]:
     ]
 
 
-def _caller(mesh, frontend: httpx.Client, receiver: httpx.Client, what: str) -> Callable[[], None]:
+def _caller(mesh, clients: dict[str, httpx.Client], what: str) -> Callable[[], None]:
     kind, rest = what.split(" ", 1)
     if kind == "C":
         args = rest.split()
@@ -72,7 +75,7 @@ def _caller(mesh, frontend: httpx.Client, receiver: httpx.Client, what: str) -> 
                 raise RuntimeError(f"kubeface {rest} exited {done.returncode}: {done.stderr[-2000:]}")
 
         return command
-    client = frontend if kind == "F" else receiver
+    client = clients[kind]
 
     def request() -> None:
         response = client.get(rest)
@@ -137,8 +140,11 @@ def _measure_sizes(mesh, work: Path, sizes: list[int]) -> tuple[Costs, list[Fill
     fills: list[FillStep] = []
     recount = ""
     rows = 0
-    with httpx.Client(base_url=mesh.frontend_url, timeout=600) as frontend, mesh.api() as receiver:
-        receiver.timeout = httpx.Timeout(600)
+    frontend = httpx.Client(base_url=mesh.frontend_url, timeout=600)
+    clients = {"F": frontend, "O": mesh.operator(), "R": mesh.api()}
+    for client in clients.values():
+        client.timeout = httpx.Timeout(600)
+    try:
         for size in sizes:
             if rows and not _room_for(work, rows, size):
                 break
@@ -148,17 +154,39 @@ def _measure_sizes(mesh, work: Path, sizes: list[int]) -> tuple[Costs, list[Fill
             recount = _recount(mesh)
             results[size] = {}
             for label, what, _ in requests:
-                results[size][label] = _time_ms(_caller(mesh, frontend, receiver, what))
+                results[size][label] = _time_ms(_caller(mesh, clients, what))
                 log.info("scale: %d rows, %s: %.1f ms", size, label, results[size][label])
-    conn.close()
+    finally:
+        for client in clients.values():
+            client.close()
+        conn.close()
     return results, fills, recount
+
+
+@contextmanager
+def _private_tmpdir(folder: Path) -> Iterator[None]:
+    """MariaDB's on-disk temporary tables go in TMPDIR (read when mariadbd starts): a folder of the
+    bench's own, not the /tmp that other jobs on the machine clean up under a running query."""
+    folder.mkdir()
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = before
 
 
 def run(report, quick: bool) -> dict:
     sizes = QUICK_SIZES if quick else SIZES
-    with tempfile.TemporaryDirectory(prefix="kubeface-scale-") as folder, running_mesh(Path(folder)) as mesh:
+    with tempfile.TemporaryDirectory(prefix="kubeface-scale-") as folder, ExitStack() as stack:
+        work = Path(folder) / "mesh"
+        with _private_tmpdir(Path(folder) / "tmp"):
+            mesh = stack.enter_context(running_mesh(work))
         mysql_root(mesh.mariadb_socket, f"SET GLOBAL innodb_buffer_pool_size = {BUFFER_POOL}")
-        results, fills, recount = _measure_sizes(mesh, Path(folder), sizes)
+        results, fills, recount = _measure_sizes(mesh, work, sizes)
     _report(report, results, fills, recount, _requests(0))
     return {"ms": results, "fill": [vars(step) | {"rows_per_second": step.rows_per_second} for step in fills]}
 
@@ -170,7 +198,8 @@ def _report(report, results: Costs, fills: list[FillStep], recount: str, request
         "Scale: reads against the number of rows",
         f"`images` filled by bulk SQL (MariaDB Sequence engine, {PEOPLE:,} people, one face per "
         "PROCESSED/PENDING image; statuses 60% PROCESSED, 30% PENDING, 5% FAILED, 3% QUEUED and 2% "
-        "PROCESSING, the last two months old), grown in place from one size to the next; "
+        "PROCESSING, the last two years old: stale work for the retry pass), grown in place from one "
+        "size to the next; "
         f"InnoDB buffer pool {BUFFER_POOL >> 20} MB. Each figure is the median wall time of "
         f"{ROUNDS} requests after one warm-up ({SLOW_ROUNDS} where the warm-up took over "
         f"{SLOW_SECONDS:.0f} s); CLI commands are whole processes. {recount}. Targets (issue 15) "
@@ -193,8 +222,8 @@ def _report(report, results: Costs, fills: list[FillStep], recount: str, request
             "Cost of each read against rows in images",
             [float(s) for s in sizes],
             {label: [results[s][label] for s in sizes] for label, _, _ in requests},
-            figsize=(9, 6),
-            legend_columns=2,
+            figsize=(10, 5),
+            legend_outside=True,
             xscale="log",
             yscale="log",
             xlabel="rows in images",
