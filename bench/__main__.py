@@ -14,7 +14,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import batching, burst, clustering, cold_start, end_to_end, ingest, matching, recognition, service
+from bench import (
+    batching,
+    burst,
+    clustering,
+    cold_start,
+    end_to_end,
+    ingest,
+    matching,
+    recognition,
+    scale,
+    service,
+)
 from bench.mesh import running_mesh
 from bench.photos import photo_set
 from bench.report import Report
@@ -30,6 +41,7 @@ SECTIONS = [
     "ingest",
     "cold_start",
     "burst",
+    "scale",
 ]
 
 
@@ -103,6 +115,9 @@ def main() -> None:
                 log.info("cold start")
                 sizes = [10_000, 100_000]
                 results["cold_start"] = cold_start.run(report, mesh, sizes, rounds=1 if quick else 3)
+    if "scale" in only:
+        log.info("scale: every read against 1M and 10M rows (its own mesh and database)")
+        results["scale"] = scale.run(report, quick)
     report.section("Run", f"The suite took {time.perf_counter() - started:.0f} s.")
     (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     log.info("report written to %s", report.write())

@@ -34,12 +34,25 @@ class Report:
         ax.tick_params(axis="x", labelrotation=20)
         self._save(fig, name, title)
 
-    def lines(self, name: str, title: str, xs: list[float], series: dict[str, list[float]], **axes) -> None:
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-        for label, ys in series.items():
-            ax.plot(xs, ys, marker="o", label=label)
+    def lines(
+        self,
+        name: str,
+        title: str,
+        xs: list[float],
+        series: dict[str, list[float]],
+        figsize: tuple[float, float] = (7, 3.5),
+        legend_outside: bool = False,
+        **axes,
+    ) -> None:
+        fig, ax = plt.subplots(figsize=figsize)
+        for i, (label, ys) in enumerate(series.items()):
+            # The colour cycle has 10 colours: the next 10 lines are dashed, and so on.
+            ax.plot(xs, ys, marker="o", linestyle=("-", "--", ":")[i // 10 % 3], label=label)
         ax.set(title=title, **axes)
-        ax.legend()
+        if legend_outside:  # many lines: the legend beside the plot, not over it
+            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+        else:
+            ax.legend()
         self._save(fig, name, title)
 
     def _save(self, fig, name: str, title: str) -> None:
