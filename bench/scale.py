@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -154,7 +155,13 @@ def _measure_sizes(mesh, work: Path, sizes: list[int]) -> tuple[Costs, list[Fill
             recount = _recount(mesh)
             results[size] = {}
             for label, what, _ in requests:
-                results[size][label] = _time_ms(_caller(mesh, clients, what))
+                try:
+                    results[size][label] = _time_ms(_caller(mesh, clients, what))
+                except (RuntimeError, httpx.HTTPError) as exc:
+                    # One failed read must not cost the other figures: the report shows it failed.
+                    log.error("scale: %d rows, %s failed: %s", size, label, exc)
+                    results[size][label] = float("nan")
+                    continue
                 log.info("scale: %d rows, %s: %.1f ms", size, label, results[size][label])
     finally:
         for client in clients.values():
@@ -214,6 +221,8 @@ def _report(report, results: Costs, fills: list[FillStep], recount: str, request
     for label, _, target in requests:
         cost = results[largest][label] if sizes else float("nan")
         verdict = "—" if target is None else ("met" if cost <= target else "not met")
+        if math.isnan(cost):
+            verdict = "failed (see the bench log)"
         rows.append([label, *[results[s][label] for s in sizes], "—" if target is None else target, verdict])
     report.table(["request", *[f"ms at {s:,}" for s in sizes], "target ms", f"at {largest:,}"], rows)
     if len(sizes) > 1:
