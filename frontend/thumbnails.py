@@ -15,7 +15,8 @@ from PIL import Image, UnidentifiedImageError
 from prometheus_client import Counter
 
 from frontend.thumbnail_cache import ThumbnailCache
-from kubeface.image_files import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageFileError, ImageFiles
+from kubeface.image_files import ImageFileError, ImageFiles
+from kubeface.image_limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from kubeface.orientation import decode_upright, upright_size
 from kubeface.paths import PathRejected, resolve_image_path
 from kubeface.settings import Settings

@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 
 from kubeface.db import Database
 from kubeface.images import ImageStatus, oldest_waiting_ages, status_counts
-from kubeface.queue import waiting_messages
+from kubeface.nsq_stats import waiting_messages
 from kubeface.settings import Settings
 
 log = logging.getLogger(__name__)

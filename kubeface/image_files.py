@@ -19,15 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kubeface.image_limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from kubeface.paths import ImagePath
 from kubeface.recognition_errors import ImageMissing, ImageUnusable
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-# Beyond this many pixels an image is refused rather than decoded (decompression bombs).
-DEFAULT_MAX_PIXELS = 80_000_000
 
 # O_NONBLOCK: open() on a FIFO returns at once instead of waiting for a writer (fstat then
 # refuses it). O_NOFOLLOW: a symlink is refused, not followed. O_NOCTTY: a terminal never

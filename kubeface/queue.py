@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from prometheus_client import Counter
@@ -57,22 +56,6 @@ class ImageMessage:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_IMAGE_ID:
             return None
         return cls(value, request_id)
-
-
-def waiting_messages(stats: dict[str, Any], topic: str) -> int:
-    """Messages of `topic` not yet finished, from nsqd's /stats?format=json.
-
-    The topic's own depth (not yet copied to a channel) plus each channel's ready and deferred
-    messages (deferred: requeued with a delay, say while the breaker is open).
-    """
-    # nsqd 1.x answers at the top level; older versions wrapped the stats in "data".
-    topics = stats.get("topics") or stats.get("data", {}).get("topics") or []
-    depth = 0
-    for found in topics:
-        if found.get("topic_name") == topic:
-            depth += found.get("depth", 0)
-            depth += sum(c.get("depth", 0) + c.get("deferred_count", 0) for c in found.get("channels", []))
-    return depth
 
 
 class PublishError(RuntimeError):

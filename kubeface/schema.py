@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pymysql
 from pymysql.constants import ER
-from yoyo import read_migrations
-from yoyo.migrations import MigrationList, default_migration_table
+
+if TYPE_CHECKING:
+    from yoyo.migrations import MigrationList
 
 # Tables (and the columns of them) a migration in flight may not have created yet.
 _NOT_YET_CREATED = {ER.NO_SUCH_TABLE, ER.BAD_FIELD_ERROR}
+# yoyo's table of applied migrations (yoyo.migrations.default_migration_table).
+MIGRATION_TABLE = "_yoyo_migration"
 
 
 class SchemaMissing(RuntimeError):
@@ -25,12 +29,29 @@ class SchemaMissing(RuntimeError):
 
 def shipped_migrations(migrations_dir: Path) -> MigrationList:
     """The migrations in `migrations_dir`, as `kubeface migrate` applies them."""
+    from yoyo import read_migrations
+
     return read_migrations(str(migrations_dir))
 
 
 @lru_cache(maxsize=4)
 def shipped_migration_ids(migrations_dir: Path) -> frozenset[str]:
-    ids = frozenset(migration.id for migration in shipped_migrations(migrations_dir))
+    """The ids yoyo gives the migrations in `migrations_dir`: each .sql or .py file's name less
+    its suffix, but rollbacks, post-apply hooks and yoyo's temporary files.
+
+    From the file names, not yoyo's read_migrations: every service and command checks this at
+    start, and importing yoyo was a twentieth of `kubeface status` (issue 15); a unit test
+    checks that both give the same ids.
+    """
+    files = sorted(migrations_dir.iterdir()) if migrations_dir.is_dir() else []
+    ids = frozenset(
+        path.stem
+        for path in files
+        if path.is_file()
+        and path.suffix in {".sql", ".py"}
+        and not path.name.endswith(".rollback.sql")
+        and not path.name.startswith(("post-apply", "_tmp_yoyonew"))
+    )
     if not ids:
         # A wrong MIGRATIONS_DIR does not fix itself: fail at once rather than wait.
         raise RuntimeError(f"no migrations found in {migrations_dir}; set MIGRATIONS_DIR to the SQL files")
@@ -41,7 +62,7 @@ def require_schema(cur: pymysql.cursors.DictCursor, migrations_dir: Path) -> Non
     """Raise SchemaMissing, naming what is missing, unless every shipped migration is applied."""
     shipped = shipped_migration_ids(migrations_dir)
     try:
-        cur.execute(f"SELECT migration_id FROM {default_migration_table}")
+        cur.execute(f"SELECT migration_id FROM {MIGRATION_TABLE}")
     except pymysql.err.ProgrammingError as exc:
         if exc.args[0] != ER.NO_SUCH_TABLE:
             raise

@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kubeface.cpus import usable_cpus
-from kubeface.image_files import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from kubeface.image_limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
 # Values that are fine on a laptop and must never reach production.
 PLACEHOLDER_SECRETS = {"", "kubeface", "changeme", "change-me"}

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from typing import TypeVar
-
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_delay,
-    stop_any,
-    stop_never,
-    stop_when_event_set,
-    wait_exponential,
-)
-from tenacity.stop import stop_base
+from typing import TYPE_CHECKING, TypeVar
 
 from kubeface.schema import may_pass
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState, Retrying
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +32,32 @@ def retry_at_start(
     database, the migration and the services start never matters; a command gives up in time.
     `stop` (set by SIGTERM) ends the wait, raising the last error.
     """
+    started = time.monotonic()
+    try:
+        # Most starts find what they wait for ready: one call, without tenacity, which imports
+        # tornado when that is installed (issue 15: a tenth of `kubeface status`).
+        return step()
+    except Exception as exc:
+        if not may_pass(exc):
+            raise
+        log.warning("%s: not ready yet, retrying", what, extra={"attempt": 1, "cause": repr(exc)})
+    left = None if timeout_seconds is None else max(0.0, timeout_seconds - (time.monotonic() - started))
+    return _retrying(what, left, stop)(step)
+
+
+def _retrying(what: str, timeout_seconds: float | None, stop: threading.Event | None) -> Retrying:
+    """Tenacity's loop for the attempts after the first (which retry_at_start made itself)."""
+    from tenacity import (
+        Retrying,
+        retry_if_exception,
+        stop_after_delay,
+        stop_any,
+        stop_never,
+        stop_when_event_set,
+        wait_exponential,
+    )
+    from tenacity.stop import stop_base
+
     stops: list[stop_base] = [stop_never if timeout_seconds is None else stop_after_delay(timeout_seconds)]
     if stop is not None:
         stops.append(stop_when_event_set(stop))
@@ -49,13 +67,13 @@ def retry_at_start(
             "%s: not ready yet, retrying",
             what,
             extra={
-                "attempt": state.attempt_number,
+                "attempt": state.attempt_number + 1,
                 "retry_in_seconds": round(state.upcoming_sleep, 2),
                 "cause": repr(state.outcome.exception()) if state.outcome else None,
             },
         )
 
-    retrying = Retrying(
+    return Retrying(
         retry=retry_if_exception(may_pass),
         wait=wait_exponential(multiplier=0.2, max=5),
         stop=stop_any(*stops),
@@ -63,7 +81,6 @@ def retry_at_start(
         sleep=_sleep if stop is None else _waiting_on(stop),
         reraise=True,
     )
-    return retrying(step)
 
 
 def _sleep(seconds: float) -> None:

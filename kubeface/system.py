@@ -6,17 +6,19 @@ that does not answer is reported as unreachable instead of failing the whole sna
 
 from __future__ import annotations
 
+import http.client
+import json
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.samples import Sample
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
 
 from kubeface.db import Database
 from kubeface.images import recent_outcomes
-from kubeface.queue import waiting_messages
+from kubeface.nsq_stats import waiting_messages
 from kubeface.settings import Settings
+
+if TYPE_CHECKING:
+    from prometheus_client.samples import Sample
 
 SCRAPE_TIMEOUT_SECONDS = 1.0
 RECENT_MINUTES = 5
@@ -65,22 +67,50 @@ class Snapshot:
         }
 
 
-def _metrics(client: httpx.Client, url: str) -> dict[str, list[Sample]]:
-    response = client.get(url)
-    response.raise_for_status()
-    return {family.name: family.samples for family in text_string_to_metric_families(response.text)}
+class Unreadable(Exception):
+    """A source did not answer, or not with a 200."""
 
 
-def _families(client: httpx.Client, url: str, what: str, snap: Snapshot) -> dict[str, list[Sample]] | None:
+def _get(url: str, params: dict[str, str] | None = None) -> str:
+    """The body of a GET, with the standard library's client: `kubeface status` would otherwise
+    import httpx (and rich, click...) for three local GETs, a third of its run (issue 15)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Unreadable("not an http:// or https:// URL")
+    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    query = "&".join(filter(None, [parts.query, urlencode(params or {})]))
+    target = f"{parts.path or '/'}?{query}" if query else parts.path or "/"
+    connection = connection_class(parts.hostname, parts.port, timeout=SCRAPE_TIMEOUT_SECONDS)
     try:
-        return _metrics(client, url)
-    except httpx.HTTPError as exc:
+        connection.request("GET", target)
+        response = connection.getresponse()
+        body = response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise Unreadable(str(exc) or type(exc).__name__) from exc
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise Unreadable(f"HTTP {response.status} {response.reason}")
+    return body.decode("utf-8", errors="replace")
+
+
+def _metrics(url: str) -> dict[str, list[Sample]]:
+    # Imported here: only a reachable service's answer needs the parser.
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {family.name: family.samples for family in text_string_to_metric_families(_get(url))}
+
+
+def _families(url: str, what: str, snap: Snapshot) -> dict[str, list[Sample]] | None:
+    try:
+        return _metrics(url)
+    except Unreadable as exc:
         snap.problems.append(f"{what} metrics at {url} unreadable: {exc}")
         return None
 
 
-def _scrape_processor(client: httpx.Client, url: str, snap: Snapshot) -> None:
-    families = _families(client, url, "processor", snap)
+def _scrape_processor(url: str, snap: Snapshot) -> None:
+    families = _families(url, "processor", snap)
     if families is None:
         return
     for sample in families.get("processor_breaker_open", []):
@@ -92,8 +122,8 @@ def _scrape_processor(client: httpx.Client, url: str, snap: Snapshot) -> None:
             snap.outcomes[sample.labels.get("outcome", "?")] = sample.value
 
 
-def _scrape_recognizer(client: httpx.Client, url: str, snap: Snapshot) -> None:
-    families = _families(client, url, "recognizer", snap)
+def _scrape_recognizer(url: str, snap: Snapshot) -> None:
+    families = _families(url, "recognizer", snap)
     if families is None:
         return
     for sample in families.get("recognizer_known_faces", []):
@@ -105,12 +135,10 @@ def _scrape_recognizer(client: httpx.Client, url: str, snap: Snapshot) -> None:
             snap.recognizer_errors[key] = snap.recognizer_errors.get(key, 0) + int(sample.value)
 
 
-def _scrape_nsqd(client: httpx.Client, url: str, topic: str, snap: Snapshot) -> None:
+def _scrape_nsqd(url: str, topic: str, snap: Snapshot) -> None:
     try:
-        response = client.get(url, params={"format": "json", "topic": topic})
-        response.raise_for_status()
-        stats = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
+        stats = json.loads(_get(url, {"format": "json", "topic": topic}))
+    except (Unreadable, ValueError) as exc:
         snap.problems.append(f"nsqd stats at {url} unreadable: {exc}")
         return
     snap.queue_depth = waiting_messages(stats, topic)
@@ -118,10 +146,9 @@ def _scrape_nsqd(client: httpx.Client, url: str, topic: str, snap: Snapshot) -> 
 
 def take_snapshot(endpoints: Endpoints, db: Database | None = None) -> Snapshot:
     snap = Snapshot()
-    with httpx.Client(timeout=SCRAPE_TIMEOUT_SECONDS) as client:
-        _scrape_processor(client, endpoints.processor_metrics, snap)
-        _scrape_recognizer(client, endpoints.recognizer_metrics, snap)
-        _scrape_nsqd(client, endpoints.nsqd_stats, endpoints.topic, snap)
+    _scrape_processor(endpoints.processor_metrics, snap)
+    _scrape_recognizer(endpoints.recognizer_metrics, snap)
+    _scrape_nsqd(endpoints.nsqd_stats, endpoints.topic, snap)
     if db is not None:
         snap.recent = recent_outcomes(db, RECENT_MINUTES)
     return snap

@@ -78,14 +78,13 @@ def main(argv: list[str] | None = None) -> None:
     import pymysql
 
     from kubeface.cli.common import FAILED, CommandError, say
-    from kubeface.queue import PublishError
 
     try:
         sys.exit(args.func(args))
     except CommandError as exc:
         say(f"error: {exc}")
         sys.exit(exc.code)
-    except (pymysql.err.OperationalError, PublishError) as exc:
+    except pymysql.err.OperationalError as exc:
         # A dependency is down: say which, without a traceback, and fail for cron to notice.
         say(f"error: {exc}")
         sys.exit(FAILED)

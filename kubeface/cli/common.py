@@ -7,11 +7,14 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    # Imported by the commands that call the receiver, when they do: httpx (with rich and click)
+    # is a third of a command that doesn't, such as `kubeface status` (issue 15).
+    import httpx
 
-from kubeface.settings import Settings
+    from kubeface.settings import Settings
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -29,6 +32,8 @@ class CommandError(Exception):
 
 def receiver_client(settings: Settings, url: str | None, timeout: float = 120.0) -> httpx.Client:
     """A client for the receiver's API, sending API_TOKEN as the bearer when it is set."""
+    import httpx
+
     headers = {}
     if settings.api_token is not None:
         headers["authorization"] = f"Bearer {settings.api_token.get_secret_value()}"
@@ -37,6 +42,8 @@ def receiver_client(settings: Settings, url: str | None, timeout: float = 120.0)
 
 
 def call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    import httpx
+
     try:
         response = client.request(method, path, **kwargs)
     except httpx.HTTPError as exc:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from kubeface.cli.common import OK, print_json, print_table
+from kubeface.cli.common import OK, CommandError, print_json, print_table
 from kubeface.logs import configure_logging
-from kubeface.settings import load_settings
+from kubeface.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from kubeface.queue import NsqPublisher
+    from kubeface.retry import RetryReport
 
 SERVICES = [
     ("receiver", "HTTP API that stores posted paths and queues them"),
@@ -63,29 +68,22 @@ def _recount(_: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from kubeface.db import Database
-    from kubeface.images import paths_by_id
-    from kubeface.queue import NsqPublisher
-    from kubeface.retry import run_retry
-
     settings = load_settings()
     configure_logging("retry", settings.log_level)
-    db, publisher = Database(settings), NsqPublisher(settings)
-    try:
-        db.wait_until_reachable(timeout_seconds=30)
-        report = run_retry(
-            db,
-            publisher,
-            max_attempts=settings.retry_max_attempts,
-            backoff_seconds=settings.retry_backoff_seconds,
-            lease_seconds=settings.retry_lease_seconds,
-            batch_size=settings.retry_batch_size,
-            dry_run=args.dry_run,
-        )
-        paths = paths_by_id(db, [i for ids in report.requeued.values() for i in ids])
-    finally:
-        publisher.close()
-        db.close()
+    if args.dry_run:
+        # A dry run publishes nothing: no publisher, and no HTTP client to import (issue 15).
+        report, paths = _retry_pass(settings, None)
+    else:
+        from kubeface.queue import NsqPublisher, PublishError
+
+        publisher = NsqPublisher(settings)
+        try:
+            report, paths = _retry_pass(settings, publisher)
+        except PublishError as exc:
+            # nsqd is down: say so without a traceback, and fail for cron to notice.
+            raise CommandError(str(exc)) from exc
+        finally:
+            publisher.close()
     if args.json:
         print_json({"requeued": report.total, "dry_run": report.dry_run, "by_reason": report.requeued})
         return OK
@@ -95,6 +93,29 @@ def _retry(args: argparse.Namespace) -> int:
     if rows:
         print_table(["id", "reason", "path"], rows)
     return OK
+
+
+def _retry_pass(settings: Settings, publisher: NsqPublisher | None) -> tuple[RetryReport, dict[int, str]]:
+    """One pass (a dry run without a publisher), and the paths of the images it names."""
+    from kubeface.db import Database
+    from kubeface.images import paths_by_id
+    from kubeface.retry import run_retry
+
+    db = Database(settings)
+    try:
+        db.wait_until_reachable(timeout_seconds=30)
+        report = run_retry(
+            db,
+            publisher,
+            max_attempts=settings.retry_max_attempts,
+            backoff_seconds=settings.retry_backoff_seconds,
+            lease_seconds=settings.retry_lease_seconds,
+            batch_size=settings.retry_batch_size,
+            dry_run=publisher is None,
+        )
+        return report, paths_by_id(db, [i for ids in report.requeued.values() for i in ids])
+    finally:
+        db.close()
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -236,10 +236,13 @@ _FAILED_DUE = (
 _PROCESSING_STALE = "status = 'PROCESSING' AND started_at < NOW(6) - INTERVAL %(lease_us)s MICROSECOND"
 # Queued long ago and never claimed: its message was lost (say, the receiver died before publishing).
 _QUEUED_STALE = "status = 'QUEUED' AND queued_at < NOW(6) - INTERVAL %(lease_us)s MICROSECOND"
-# PENDING with faces, finished before the latest enrolment: the new person may be in them.
+# PENDING with faces, finished before the latest enrolment (read first, so that it bounds the
+# index range: as a subquery it did not, and a pass with nothing due walked every PENDING row):
+# the new person may be in them. A face is looked up per row: as EXISTS, MariaDB turned it into
+# a semi-join that read every row of `faces` first (issue 15: seconds at a million rows).
 _PENDING_BEFORE_ENROLMENT = (
-    "status = 'PENDING' AND finished_at < (SELECT MAX(created_at) FROM person_images)"
-    " AND EXISTS (SELECT 1 FROM faces f WHERE f.image_id = images.id)"
+    "status = 'PENDING' AND finished_at < %(enrolled_at)s"
+    " AND (SELECT f.id FROM faces f WHERE f.image_id = images.id LIMIT 1) IS NOT NULL"
 )
 _FINAL_IMAGE = "status IN ('PROCESSED', 'PENDING', 'FAILED') AND id = %(image_id)s"
 _WITH_STATUS = "status = %(status)s"
@@ -256,9 +259,17 @@ def requeue_failed_due(
     """FAILED rows below `max_attempts` whose exponential backoff has passed."""
     params = {"max_attempts": max_attempts, "backoff_us": _micros(backoff_seconds), "limit": limit}
     # Only the rows below the limit (migration 0008), not every FAILED row: those that used up
-    # their attempts stay FAILED for good and grow with the table.
+    # their attempts stay FAILED for good and grow with the table. Fewest attempts, then oldest
+    # failure first: the index's own order, so a pass stops after its batch; by id, every due
+    # row was read and sorted first (issue 15: a 5% FAILED table took seconds).
     return _requeue_where(
-        db, _FAILED_DUE, _BACK_TO_QUEUE, params, dry_run=dry_run, index="ix_images_status_attempts"
+        db,
+        _FAILED_DUE,
+        _BACK_TO_QUEUE,
+        params,
+        dry_run=dry_run,
+        order="attempts, finished_at",
+        index="ix_images_status_attempts",
     )
 
 
@@ -268,7 +279,16 @@ def requeue_stale_processing(
     """PROCESSING rows held past the lease: their processor died or hung."""
     assignment = _BACK_TO_QUEUE + ", detail = 'lease expired; re-queued'"
     params = {"lease_us": _micros(lease_seconds), "limit": limit}
-    return _requeue_where(db, _PROCESSING_STALE, assignment, params, dry_run=dry_run)
+    # Longest held first, along its index: a pass reads its batch, not every stale row.
+    return _requeue_where(
+        db,
+        _PROCESSING_STALE,
+        assignment,
+        params,
+        dry_run=dry_run,
+        order="started_at",
+        index="ix_images_status_started",
+    )
 
 
 def requeue_stale_queued(
@@ -276,14 +296,28 @@ def requeue_stale_queued(
 ) -> list[int]:
     """QUEUED rows never claimed within the lease: their message was lost; the caller re-publishes."""
     params = {"lease_us": _micros(lease_seconds), "limit": limit}
-    return _requeue_where(db, _QUEUED_STALE, "queued_at = NOW(6)", params, dry_run=dry_run)
+    # Longest waiting first, along its index: a pass reads its batch, not every stale row.
+    return _requeue_where(
+        db,
+        _QUEUED_STALE,
+        "queued_at = NOW(6)",
+        params,
+        dry_run=dry_run,
+        order="queued_at",
+        index="ix_images_status_queued",
+    )
 
 
 def requeue_pending_after_enrolment(
     db: Database, *, limit: int, dry_run: bool = False, audit: AuditEntry | None = None
 ) -> list[int]:
     """PENDING rows with faces, finished before the latest enrolment."""
-    params = {"limit": limit}
+    with db.transaction() as cur:
+        cur.execute("SELECT MAX(created_at) AS enrolled_at FROM person_images")
+        row = cur.fetchone()
+    if row is None or row["enrolled_at"] is None:
+        return []  # nobody enrolled: no image can match anyone new
+    params = {"limit": limit, "enrolled_at": row["enrolled_at"]}
     # Oldest finished first, along ix_images_status_finished: the rows re-identified since the
     # enrolment leave the range, so a pass reads its batch, not every PENDING row (by id it did).
     return _requeue_where(

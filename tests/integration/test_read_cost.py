@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bench.scale_fill import add_people, grow_images
 from frontend import queries
 from frontend.queries import ResultsFilter
 from kubeface.db import Database
@@ -100,7 +101,7 @@ READS: dict[str, Callable[[Database], Any]] = {
     "search a path": lambda db: queries.results_page(db, ResultsFilter(search="img_4242"), 50),
     "search a word of paths": lambda db: queries.results_page(db, ResultsFilter(search="nothing"), 50),
     "retry: failed": lambda db: requeue_failed_due(
-        db, max_attempts=1, backoff_seconds=60, limit=100, dry_run=True
+        db, max_attempts=5, backoff_seconds=60, limit=100, dry_run=True
     ),
     "retry: stale processing": lambda db: requeue_stale_processing(
         db, lease_seconds=10**6, limit=100, dry_run=True
@@ -118,3 +119,54 @@ def test_reads_touch_a_bounded_number_of_rows(own_db):
     read = {name: _rows_read(db, fn) for name, fn in READS.items()}
     print(read)  # noqa: T201 - the figures, for a reader of -s
     assert {name: n for name, n in read.items() if n > BOUND} == {}, read
+
+
+RETRY_BATCH = 10
+# Every FAILED, QUEUED, PROCESSING and PENDING row of the fill is due (hundreds of each), so a
+# pass that found its batch by reading every due row would read far more than this: its batch,
+# with an index probe or two per row (the faces a PENDING row has), and the latest enrolment.
+RETRY_PASS_BOUND = 5 * RETRY_BATCH
+RETRY_PASSES: dict[str, Callable[[Database], list[int]]] = {
+    "failed": lambda db: requeue_failed_due(
+        db, max_attempts=5, backoff_seconds=60, limit=RETRY_BATCH, dry_run=True
+    ),
+    "stale processing": lambda db: requeue_stale_processing(
+        db, lease_seconds=60, limit=RETRY_BATCH, dry_run=True
+    ),
+    "stale queued": lambda db: requeue_stale_queued(db, lease_seconds=60, limit=RETRY_BATCH, dry_run=True),
+    "pending after enrolment": lambda db: requeue_pending_after_enrolment(
+        db, limit=RETRY_BATCH, dry_run=True
+    ),
+}
+
+
+def test_a_retry_pass_reads_its_batch_not_every_due_row(own_db):
+    """Issue 15: `kubeface retry` read and sorted every due FAILED row to pick its batch by id,
+    seconds at a million rows."""
+    db = own_db(mysql_pool_size=1)
+    person = create_person(db, "scale", [EnrolledImage("people/scale.jpg", np.zeros(128))]).person_id
+    _fill(db, person)
+    read = {name: _rows_read(db, requeue) for name, requeue in RETRY_PASSES.items()}
+    print(read)  # noqa: T201 - the figures, for a reader of -s
+    found = {name: requeue(db) for name, requeue in RETRY_PASSES.items()}  # dry runs: nothing moved
+    assert {name: len(ids) for name, ids in found.items()} == dict.fromkeys(RETRY_PASSES, RETRY_BATCH)
+    assert {name: n for name, n in read.items() if n > RETRY_PASS_BOUND} == {}, read
+
+
+def test_a_pending_pass_reads_its_batch_or_nothing_whatever_the_table_holds(own_db):
+    """On the bench's own fill (30% PENDING, a face on each PENDING and PROCESSED row, people
+    enrolled before any row finished). Issue 15: a pass walked every PENDING row when nobody had
+    been enrolled since (the latest enrolment, a subquery, did not bound the index range), and
+    MariaDB made the EXISTS on faces a semi-join that read every face first (seconds at 1M rows)."""
+    db = own_db(mysql_pool_size=1)
+    with db.connection() as conn:
+        grow_images(conn, 0, ROWS, add_people(conn, 10), 10)
+    pending_pass = RETRY_PASSES["pending after enrolment"]
+    nothing_due = _rows_read(db, pending_pass)
+    assert pending_pass(db) == []
+
+    create_person(db, "enrolled-now", [EnrolledImage("people/now.jpg", np.zeros(128))])
+    batch = _rows_read(db, pending_pass)
+    print({"nothing due": nothing_due, "batch": batch})  # noqa: T201 - the figures, for a reader of -s
+    assert len(pending_pass(db)) == RETRY_BATCH
+    assert nothing_due <= RETRY_PASS_BOUND and batch <= RETRY_PASS_BOUND, (nothing_due, batch)

@@ -31,10 +31,38 @@ def test_help_lists_every_command_without_importing_them():
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
 
 
+# What neither `kubeface status` nor a dry retry pass use, and their start paid for (issue 15):
+# httpx (with rich and click), grpc (through the image size limits in settings), tenacity (which
+# imports tornado), yoyo (for the ids of the shipped migrations).
+NOT_FOR_READS = {"httpx", "rich", "click", "grpc", "tenacity", "tornado", "yoyo"}
+
+
+def _imported_by_code(code: str) -> set[str]:
+    """The top-level packages importing kubeface's modules in `code` imports, in a fresh process."""
+    run = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    names = (
+        line.split("|")[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")
+    )
+    return {name.split(".")[0] for name in names}
+
+
+def test_status_imports_no_http_client_grpc_or_retry_library():
+    """Everything `kubeface status` runs: its command, settings, the database, the snapshot."""
+    imported = _imported_by_code(
+        "import kubeface.cli, kubeface.cli.status, kubeface.system, kubeface.db, kubeface.startup"
+    )
+    assert not imported & NOT_FOR_READS, sorted(imported & NOT_FOR_READS)
+
+
+def test_a_dry_retry_pass_imports_no_http_client_grpc_or_retry_library():
+    imported = _imported_by_code("import kubeface.cli, kubeface.cli.jobs, kubeface.retry, kubeface.db")
+    assert not imported & NOT_FOR_READS, sorted(imported & NOT_FOR_READS)
+
+
 def test_a_command_imports_its_own_module_only():
-    # (grpc still comes with kubeface.settings, through image_files' limits: not this module's.)
     imported = _imported_by("migrate", "--help")
-    assert not imported & {"dlib", "numpy", "fastapi", "face_recognition", "faiss", "PIL"}
+    assert not imported & {"dlib", "numpy", "fastapi", "face_recognition", "faiss", "PIL", "grpc", "httpx"}
 
 
 @pytest.mark.parametrize("register", sorted({c.register for c in COMMANDS.values()}))

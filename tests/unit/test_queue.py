@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from kubeface.queue import waiting_messages
+from kubeface.nsq_stats import waiting_messages
 
 STATS = {
     "topics": [

@@ -30,7 +30,7 @@ class NoPublisher:
         pass
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, failed: list[int]) -> RecordingDb:
+def _run(monkeypatch: pytest.MonkeyPatch, failed: list[int], *, dry_run: bool = False) -> RecordingDb:
     for name in ("requeue_stale_processing", "requeue_stale_queued", "requeue_pending_after_enrolment"):
         monkeypatch.setattr(retry, name, lambda db, **_: [])
     monkeypatch.setattr(retry, "requeue_failed_due", lambda db, **_: list(failed))
@@ -42,6 +42,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, failed: list[int]) -> RecordingDb:
         backoff_seconds=0,
         lease_seconds=60,
         batch_size=10,
+        dry_run=dry_run,
     )
     return db
 
@@ -58,3 +59,30 @@ def test_a_pass_that_requeued_is_one_record_with_counts_and_ids(monkeypatch: pyt
         "counts": {"failed": 2, "stale_processing": 0, "stale_queued": 0, "pending_after_enrolment": 0},
         "image_ids": {"failed": [7, 9]},
     }
+
+
+def test_a_dry_run_records_nothing_and_logs_one_line_of_counts(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A dry run of full batches named thousands of ids, one log line each, for nothing it did.
+    with caplog.at_level("INFO", logger=retry.__name__):
+        assert _run(monkeypatch, failed=list(range(1, 501)), dry_run=True).inserts == []
+    [line] = caplog.records
+    assert line.getMessage() == "retry dry run"
+    assert line.would_requeue == {  # type: ignore[attr-defined]
+        "failed": 500,
+        "stale_processing": 0,
+        "stale_queued": 0,
+        "pending_after_enrolment": 0,
+    }
+
+
+def test_a_pass_logs_each_image_it_requeued(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger=retry.__name__):
+        _run(monkeypatch, failed=[7, 9])
+    assert [(r.getMessage(), r.image_id) for r in caplog.records] == [  # type: ignore[attr-defined]
+        ("image re-queued", 7),
+        ("image re-queued", 9),
+    ]
