@@ -12,6 +12,7 @@ import pytest
 
 from frontend.queries import ResultsFilter, results_page
 from kubeface.images import ImageStatus
+from kubeface.images.counts import recount
 from kubeface.people import EnrolledImage, create_person
 from tests.integration.test_read_cost import _rows_read
 from tests.photos import unique_name
@@ -100,20 +101,51 @@ def test_paging_a_search_gives_every_match_once(db, tagged):
 
 def test_a_name_search_reads_a_page_of_a_person_with_many_images(own_db):
     """A name that matches a person with thousands of images reads a page of them, newest first,
-    not all of them sorted (rows counted by MariaDB's Handler_read_* counters, not a clock)."""
+    not all of them sorted, with or without a status filter (rows counted by MariaDB's
+    Handler_read_* counters, not a clock)."""
     db = own_db(mysql_pool_size=1)
     name = unique_name("Searchable")
     person = create_person(db, name, [EnrolledImage("people/search.jpg", np.zeros(128))]).person_id
     with db.transaction() as cur:
         cur.execute(
             "INSERT INTO images (path, path_hash, status, person_id) SELECT CONCAT('many/', seq, '.jpg'),"
-            " UNHEX(SHA2(CONCAT('many/', seq, '.jpg'), 256)), 'PROCESSED', %s FROM seq_1_to_3000",
+            " UNHEX(SHA2(CONCAT('many/', seq, '.jpg'), 256)), IF(seq = 1, 'FAILED', 'PROCESSED'), %s"
+            " FROM seq_1_to_3000 ORDER BY seq",
             (person,),
         )
-        cur.execute("SELECT MAX(id) AS newest FROM images")
-        newest = cur.fetchone()["newest"]
+        cur.execute("SELECT MIN(id) AS oldest, MAX(id) AS newest FROM images")
+        ids = cur.fetchone()
+    recount(db)
     flt = ResultsFilter(search=name[3:12])  # a part of the name
     page = results_page(db, flt, 50, WINDOW)
-    assert [row["id"] for row in page.rows] == list(range(newest, newest - 50, -1)) and page.has_older
-    assert {row["person"] for row in page.rows} == {name}
+    assert [row["id"] for row in page.rows] == list(range(ids["newest"], ids["newest"] - 50, -1))
+    assert page.has_older and {row["person"] for row in page.rows} == {name}
     assert _rows_read(db, lambda db: results_page(db, flt, 50, WINDOW)) < 1_000
+    failed = ResultsFilter(ImageStatus.FAILED, search=name[3:12])
+    assert [row["id"] for row in results_page(db, failed, 50, WINDOW).rows] == [ids["oldest"]]
+    assert _rows_read(db, lambda db: results_page(db, failed, 50, WINDOW)) < 1_000
+
+
+def test_a_name_search_of_many_people_with_a_status_walks_that_status(own_db):
+    """A name shared by many people, each with a few images of which almost none has the status
+    asked for: the rows of that status are walked, not every image of every person."""
+    db = own_db(mysql_pool_size=1)
+    name = unique_name("Crowd")
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO person (name) SELECT CONCAT(%s, seq) FROM seq_1_to_100", (name,))
+        cur.execute(
+            "INSERT INTO images (path, path_hash, status, person_id) SELECT CONCAT('crowd/', seq, '.jpg'),"
+            " UNHEX(SHA2(CONCAT('crowd/', seq, '.jpg'), 256)), IF(seq = 1, 'FAILED', 'PROCESSED'),"
+            " (SELECT MIN(id) FROM person WHERE name LIKE %s) + seq MOD 100 FROM seq_1_to_3000 ORDER BY seq",
+            (f"{name}%",),
+        )
+        cur.execute(
+            "INSERT INTO images (path, path_hash, status) SELECT CONCAT('failed/', seq, '.jpg'),"
+            " UNHEX(SHA2(CONCAT('failed/', seq, '.jpg'), 256)), 'FAILED' FROM seq_1_to_300"
+        )
+        cur.execute("SELECT id FROM images WHERE path = 'crowd/1.jpg'")
+        failed_of_a_person = cur.fetchone()["id"]
+    recount(db)
+    failed = ResultsFilter(ImageStatus.FAILED, search=name)
+    assert [row["id"] for row in results_page(db, failed, 50, WINDOW).rows] == [failed_of_a_person]
+    assert _rows_read(db, lambda db: results_page(db, failed, 50, WINDOW)) < 1_500
