@@ -15,10 +15,11 @@ The path branch, in at most two queries (`search_ids`):
    index for "0004242*" only. InnoDB reads the whole posting list of every term it is given, so
    leaving the common words out is what keeps the cost to what the search finds.
 
-What remains slow: every word common in the window but their combination rare (or older rows
-unlike the newest): then the rarest word's posting list is read whole, a share of the table.
-Words shorter than the index's innodb_ft_min_token_size (3) are not in the index: a search made
-only of such words asks the index for all its words (prefixes of longer words), as before.
+What remains slow: every word common in the window but their combination rare, or older rows
+unlike the newest: then the rarest word's whole posting list is read, a share of the table. The
+same when the only rare words are shorter than innodb_ft_min_token_size (3), which the index does
+not hold ("img zz": the index is asked for "img"). A search made only of such short words asks
+the index for all of them, and past the window finds only longer words beginning with them.
 """
 
 from __future__ import annotations
