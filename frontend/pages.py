@@ -92,7 +92,7 @@ def results(
         optional_id("after", after),
         optional_id("person", person),
     )
-    page = results_page(state.db, flt, state.page_size)
+    page = results_page(state.db, flt, state.page_size, state.search_window)
     context = {
         "page": page,
         # A live update (live.js, after an outcome event) takes the counts the events moved.

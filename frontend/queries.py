@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from frontend.search import WINDOW, range_conditions, search_ids
 from kubeface.db import Database
 from kubeface.images import ImageStatus
 
@@ -25,86 +25,51 @@ class ResultsPage:
     has_newer: bool
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def path_words_query(text: str) -> str | None:
-    """The search text as a boolean full-text query over ft_images_path_words (migration 0008):
-    every word (letters and digits; "_", "/", "." and the like split words) must begin a word of
-    the path. None when the text has no word."""
-    words = re.findall(r"[^\W_]+", text)
-    return " ".join(f"+{word}*" for word in words) if words else None
-
-
-def _search_ids(search: str, params: dict[str, object]) -> str:
-    """The ids of images whose path has the words (the full-text index) or whose person's name
-    contains the text (a scan of `person`, small; then ix_images_person): the search costs what
-    it finds, not the table."""
-    params["name_like"] = _like(search)
-    by_name = (
-        "SELECT n.id FROM person pn JOIN images n ON n.person_id = pn.id WHERE pn.name LIKE %(name_like)s"
-    )
-    words = path_words_query(search)
-    if words is None:
-        return by_name
-    params["path_words"] = words
-    return (
-        "SELECT id FROM images WHERE MATCH (path_words) AGAINST (%(path_words)s IN BOOLEAN MODE)"
-        f" UNION {by_name}"
-    )
-
-
-def results_sql(flt: ResultsFilter, page_size: int) -> tuple[str, dict]:
+def results_sql(flt: ResultsFilter, page_size: int, ids: list[int] | None = None) -> tuple[str, dict]:
     """The page's one query, keyset on id: with no filter it walks the primary key, with a status
-    ix_images_status_id, with a person ix_images_person, with a search the ids it found (sorted:
-    a search costs what it matches). No OFFSET: a deep page costs the first's."""
-    where: list[str] = []
+    ix_images_status_id, with a person ix_images_person; with `ids` (a search's, frontend/search.py)
+    it reads those rows by primary key. No OFFSET: a deep page costs the first's."""
     params: dict[str, object] = {"limit": page_size + 1}
-    if flt.status is not None:
-        where.append("i.status = %(status)s")
-        params["status"] = flt.status.value
-    if flt.person_id is not None:
-        where.append("i.person_id = %(person_id)s")
-        params["person_id"] = flt.person_id
-    found = (
-        f"({_search_ids(flt.search, params)}) found STRAIGHT_JOIN images i ON i.id = found.id"
-        if flt.search
-        else ""
-    )
-    newest_first = flt.after is None
-    if flt.after is not None:
-        where.append("i.id > %(after)s")
-        params["after"] = flt.after
-    elif flt.before is not None:
-        where.append("i.id < %(before)s")
-        params["before"] = flt.before
+    where = range_conditions(flt, params)
+    if ids is not None:
+        where.append("i.id IN %(ids)s")
+        params["ids"] = tuple(ids)
     # With only a status filter the optimizer may take another (status, ...) index and then sort
     # every row of that status; (status, id) walks the page in order at any table size.
     hint = (
         " FORCE INDEX (ix_images_status_id)"
-        if flt.status is not None and flt.person_id is None and not flt.search
+        if flt.status is not None and flt.person_id is None and ids is None
         else ""
     )
     sql = (
         "SELECT i.id, i.path, i.status, i.person_id, p.name AS person, i.detail, i.attempts, i.updated_at,"
         " i.finished_at,"
         " (SELECT COUNT(*) FROM faces f WHERE f.image_id = i.id) AS faces"
-        f" FROM {found or f'images i{hint}'} LEFT JOIN person p ON p.id = i.person_id"
+        f" FROM images i{hint} LEFT JOIN person p ON p.id = i.person_id"
         + (" WHERE " + " AND ".join(where) if where else "")
-        + f" ORDER BY i.id {'DESC' if newest_first else 'ASC'} LIMIT %(limit)s"
+        + f" ORDER BY i.id {'DESC' if flt.after is None else 'ASC'} LIMIT %(limit)s"
     )
     return sql, params
 
 
-def results_page(db: Database, flt: ResultsFilter, page_size: int) -> ResultsPage:
-    """One query for the page's rows, with person names and face counts joined in."""
-    sql, params = results_sql(flt, page_size)
-    newest_first = flt.after is None
+def _page_rows(db: Database, flt: ResultsFilter, page_size: int, search_window: int) -> list[dict]:
     with db.transaction() as cur:
-        cur.execute(sql, params)
-        rows = list(cur.fetchall())
+        ids = None
+        if flt.search:
+            ids = search_ids(cur, flt, flt.search, page_size + 1, search_window)
+            if not ids:
+                return []
+        cur.execute(*results_sql(flt, page_size, ids))
+        return list(cur.fetchall())
+
+
+def results_page(
+    db: Database, flt: ResultsFilter, page_size: int, search_window: int = WINDOW
+) -> ResultsPage:
+    """The page's rows, with person names and face counts joined in: one query, or with a search
+    its ids first (frontend/search.py, a few queries bounded by the page and `search_window`)."""
+    newest_first = flt.after is None
+    rows = _page_rows(db, flt, page_size, search_window)
     more = len(rows) > page_size
     rows = rows[:page_size]
     if newest_first:

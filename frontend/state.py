@@ -21,6 +21,7 @@ class FrontendState:
     receiver: ReceiverClient
     endpoints: Endpoints
     page_size: int
+    search_window: int
     operator: bool  # an operator login is set: the write forms are shown and accepted
     counts: LiveCounts
 
@@ -33,6 +34,7 @@ class FrontendState:
             receiver=ReceiverClient(settings),
             endpoints=Endpoints.from_settings(settings),
             page_size=settings.frontend_page_size,
+            search_window=settings.frontend_search_window,
             operator=operator_credentials(settings) is not None,
             counts=LiveCounts(db, status_counts, settings.frontend_counts_max_age_seconds),
         )

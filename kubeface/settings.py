@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     # while it streams in; IMAGE_MAX_BYTES still caps what the recognizer will open.
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     frontend_page_size: int = Field(default=50, ge=1, le=500)
+    # A search (`/?q=`) first tries this many newest rows of the page's range by REGEXP; only a
+    # page it does not fill asks the full-text index (frontend/search.py). Larger: common words
+    # stay off the index more often, at more rows per search.
+    frontend_search_window: int = Field(default=5_000, ge=100, le=100_000)
     # The frontend's operator actions go to the receiver, sending API_TOKEN as the bearer token.
     frontend_receiver_url: str | None = None  # default http://127.0.0.1:$RECEIVER_PORT
     # When both are set, every frontend page asks for HTTP basic auth and the operator forms are

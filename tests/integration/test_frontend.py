@@ -85,6 +85,7 @@ def test_image_page_labels_each_face(mesh, processed):
 
 def test_results_queries_use_indexes_not_scans(mesh):
     from frontend.queries import ResultsFilter, results_sql
+    from frontend.search import path_sql, window_sql
     from kubeface.images import ImageStatus
 
     # The optimizer picks plans by table statistics: give it a table shaped like a busy one
@@ -105,14 +106,18 @@ def test_results_queries_use_indexes_not_scans(mesh):
             images = next(row for row in plan if row["table"] == "i")
             assert images["key"] == index, plan
             assert "filesort" not in (images["Extra"] or ""), plan
-        # A search finds its ids by the full-text index on the path's words (and a person's name by
-        # ix_images_person), then reads those rows by primary key: no scan of images.
-        sql, params = results_sql(ResultsFilter(search="plan_1234", before=10**9), 50)
+        # A search tries the newest rows of the range in order (the window), then asks the
+        # full-text index for its rarest word and reads what it found: no scan of images.
+        flt = ResultsFilter(search="plan_1234", before=10**9)
+        sql, params = window_sql(flt, ["plan", "1234"], 5000, 51)
         plan = mesh.sql("EXPLAIN " + sql, params)
-        by_table = {(row["table"], row["type"]): row["key"] for row in plan}
-        assert by_table[("images", "fulltext")] == "ft_images_path_words", plan
-        assert by_table[("i", "eq_ref")] == "PRIMARY", plan
-        assert [row for row in plan if row["table"] in ("i", "images", "n") and row["type"] == "ALL"] == []
+        images = next(row for row in plan if row["table"] == "i")
+        assert images["key"] == "PRIMARY" and "filesort" not in (images["Extra"] or ""), plan
+        sql, params = path_sql(flt, ["plan", "1234"], ["1234"], 51)
+        plan = mesh.sql("EXPLAIN " + sql, params)
+        assert [(row["table"], row["type"], row["key"]) for row in plan] == [
+            ("i", "fulltext", "ft_images_path_words")
+        ], plan
     finally:
         mesh.sql_bulk("DELETE FROM images WHERE path LIKE 'plan/%%'")
 

@@ -98,8 +98,11 @@ READS: dict[str, Callable[[Database], Any]] = {
     "results page": lambda db: queries.results_page(db, ResultsFilter(), 50),
     "results page, PENDING": lambda db: queries.results_page(db, ResultsFilter(ImageStatus.PENDING), 50),
     "results page, deep": lambda db: queries.results_page(db, ResultsFilter(before=ROWS // 2), 50),
-    "search a path": lambda db: queries.results_page(db, ResultsFilter(search="img_4242"), 50),
-    "search a word of paths": lambda db: queries.results_page(db, ResultsFilter(search="nothing"), 50),
+    # A search reads its window of newest rows twice (walked, then aggregated; 300 here,
+    # FRONTEND_SEARCH_WINDOW in production), then what the full-text index finds for its rarest word.
+    "search a path": lambda db: queries.results_page(db, ResultsFilter(search="img_4242"), 50, 300),
+    "search a word of paths": lambda db: queries.results_page(db, ResultsFilter(search="nothing"), 50, 300),
+    "search a common word": lambda db: queries.results_page(db, ResultsFilter(search="2026 img"), 50, 300),
     "retry: failed": lambda db: requeue_failed_due(
         db, max_attempts=5, backoff_seconds=60, limit=100, dry_run=True
     ),
