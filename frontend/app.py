@@ -37,6 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
         REGISTRY.register(backlog)
         yield
         REGISTRY.unregister(backlog)
+        backlog.close()
         outcomes.close()
         reader.close()
         state.close()

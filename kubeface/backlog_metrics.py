@@ -27,6 +27,11 @@ class BacklogCollector(Collector):
         self._db = db
         self._stats_url = f"http://{settings.nsqd_http_address}/stats"
         self._topic = settings.nsq_topic
+        # One client for every scrape: a new one builds an SSL context, ~20 ms of each scrape.
+        self._http = httpx.Client(timeout=2)
+
+    def close(self) -> None:
+        self._http.close()
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         # Lets the registry learn the names without querying MySQL and nsqd at registration.
@@ -60,7 +65,7 @@ class BacklogCollector(Collector):
     def _queue_depth(self) -> float | None:
         try:
             params = {"format": "json", "topic": self._topic}
-            stats = httpx.get(self._stats_url, params=params, timeout=2).json()
+            stats = self._http.get(self._stats_url, params=params).json()
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("backlog metrics: nsqd stats unreachable: %s", exc)
             return None
