@@ -117,3 +117,27 @@ def test_each_posted_image_is_logged_with_its_request_id(monkeypatch, tmp_path, 
         (one.image_id, f"req-{i}", True) for i, one in enumerate(posted)
     )
     assert len(lines) <= len(posted)  # one line per batch, never more than one per post
+
+
+def test_a_path_that_breaks_the_check_fails_alone_with_its_cause(monkeypatch, tmp_path):
+    monkeypatch.setattr(ingest, "insert_images", _fake_insert("never-posted"))
+    checked = ingest.resolve_image_path
+
+    def resolve(root, raw):
+        if raw == "stale-mount.jpg":
+            raise OSError(116, "Stale file handle")  # a failing volume, not a bad path
+        return checked(root, raw)
+
+    monkeypatch.setattr(ingest, "resolve_image_path", resolve)
+    batcher = IngestBatcher(db=None, publisher=_Publisher(), image_root=tmp_path)
+    paths = ["a.jpg", "stale-mount.jpg", "b.jpg"]
+
+    async def post_all():
+        return await asyncio.gather(*(batcher.post_paths([path]) for path in paths), return_exceptions=True)
+
+    try:
+        first, broken, last = asyncio.run(post_all())
+    finally:
+        batcher.close()
+    assert isinstance(broken, OSError) and "Stale file handle" in str(broken)  # its request: a 500
+    assert isinstance(first[0], Posted) and isinstance(last[0], Posted)
