@@ -110,6 +110,7 @@ samples: venv
 # MariaDB, nsqd and services on loopback, like the tests. BENCH_QUICK=1 runs in about 3 minutes.
 BENCH_OUT ?= bench-results
 bench: deps
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) || echo "wrk not installed: the ingest section skips its wrk runs"
 	PATH=$(CURDIR)/$(BIN):$$PATH BENCH_OUT=$(BENCH_OUT) $(BIN)/python -m bench
 
 # dlib 20.0.1 built against OpenBLAS for x86-64-v3 (AVX2, FMA), once (about 14 minutes on 2 cores;

@@ -4,14 +4,22 @@ The load comes from a small asyncio HTTP/1.1 client on uvloop with keep-alive co
 cheap enough that the receiver, not the client, is what gets measured on a 2-core machine. It is measured
 with one receiver process and with `make run`'s default, one per usable CPU sharing the port
 (RECEIVER_PROCESSES=auto; the kernel spreads the client's connections over them).
+
+At 64 connections the same receiver is also measured with wrk (a C load generator, as issue 15
+measured; `make bench` installs Debian's package), which takes less of the 2 cores than any
+Python client; skipped, with the reason in the report, where wrk is not installed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import uvloop
 
@@ -58,6 +66,31 @@ async def _load(
     return time.perf_counter() - started, latencies, statuses
 
 
+WRK_SCRIPT = Path(__file__).with_name("wrk_posts.lua")
+WRK_CONNECTIONS = 64
+
+
+def _wrk(url: str, seconds: int) -> dict | None:
+    """Posts/s and p99 from one wrk run with unique paths; None where wrk is not installed."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    env = {**os.environ, "WRK_TAG": uuid.uuid4().hex[:8], "WRK_TOKEN": API_TOKEN}
+    argv = [wrk, "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(WRK_SCRIPT), url]
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    fields = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    refused = int(fields["Non-2xx"][-1]) if "Non-2xx" in fields else 0
+    return {"rate": float(fields["Requests/sec:"][1]), "p99": _seconds(fields["99%"][1]), "refused": refused}
+
+
+def _seconds(shown: str) -> float:
+    """wrk's latency ("850.00us", "207.01ms", "1.20s") in seconds."""
+    for unit, scale in (("us", 1e-6), ("ms", 1e-3), ("s", 1.0)):
+        if shown.endswith(unit):
+            return float(shown.removesuffix(unit)) * scale
+    raise ValueError(f"unexpected wrk latency {shown!r}")
+
+
 def run(
     report, mesh, levels: list[int], count: int, rounds: int, processes: tuple[str, ...] = ("1", "auto")
 ) -> dict:
@@ -65,6 +98,7 @@ def run(
     mesh.stop("processor")  # only the receiver, MariaDB and nsqd on the cores
     host, port = mesh.receiver_url.removeprefix("http://").split(":")
     results: dict[str, dict[int, dict]] = {}
+    by_wrk: dict[str, dict] = {}
     for value in processes:
         restart(mesh, "receiver", RECEIVER_PROCESSES=value)
         label = f"{value} ({Settings(receiver_processes=value).resolved_receiver_processes})"
@@ -83,6 +117,9 @@ def run(
                     }
                 )
             by_level[concurrency] = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}
+        wrk_runs = [_wrk(mesh.receiver_url, 5) for _ in range(rounds)]
+        if all(wrk_runs):
+            by_wrk[label] = {k: sorted(r[k] for r in wrk_runs)[len(wrk_runs) // 2] for k in wrk_runs[0]}
     receiver = mesh.services["receiver"].popen.pid
     receiver_rss = sum(rss_mb(pid) for pid in [receiver, *child_pids(receiver)])
     report.section(
@@ -102,6 +139,15 @@ def run(
             for c, r in by_level.items()
         ],
     )
+    if by_wrk:
+        report.table(
+            ["RECEIVER_PROCESSES", "wrk connections", "accepted posts/s (wrk)", "p99 ms", "not 2xx"],
+            [[n, WRK_CONNECTIONS, r["rate"], r["p99"] * 1000, r["refused"]] for n, r in by_wrk.items()],
+        )
+    else:
+        report.section(
+            "4b. Receiver ingest with wrk", "Skipped: wrk is not installed (`apt-get install wrk`)."
+        )
     report.lines(
         "ingest",
         "Accepted posts per second",
@@ -111,4 +157,4 @@ def run(
         xlabel="concurrent clients",
         ylabel="posts/s",
     )
-    return {"processes": results, "receiver_rss_mb": receiver_rss}
+    return {"processes": results, "wrk": by_wrk, "receiver_rss_mb": receiver_rss}

@@ -3,6 +3,10 @@
 A post waits on a future that is settled only after its row is committed in MySQL and nsqd
 has accepted its id, so a 202 still means both. Batches form by themselves: a committer
 takes whatever has queued up while it was busy, so a lone post waits for nothing.
+
+Clients' paths are checked in the committer thread too, a batch at a time: realpath may touch
+the disk, so it stays off the event loop, without a thread-pool hop per post. The committer
+logs one line per batch with its image ids, not one per post.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import os
 import queue
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pymysql
 from prometheus_client import Histogram
@@ -22,6 +27,7 @@ from kubeface.audit import AuditEntry
 from kubeface.db import RETRYABLE_ERRORS, Database
 from kubeface.images import ImageStatus, Posted, insert_images
 from kubeface.logs import request_id_var
+from kubeface.paths import PathRejected, resolve_image_path
 from kubeface.queue import ImageMessage, NsqPublisher, PublishError
 
 log = logging.getLogger(__name__)
@@ -36,11 +42,12 @@ _SHARED_FAILURES = (pymysql.err.OperationalError, pymysql.err.InterfaceError, Pu
 
 @dataclass(frozen=True)
 class _Post:
-    relative_path: str
+    path: str  # relative to the image root; the client's own text while `unchecked`
     request_id: str | None
     future: asyncio.Future
     # Recorded in the batch's transaction if this post creates its row (each post its own actor).
     audit: AuditEntry | None = None
+    unchecked: bool = False
 
 
 class IngestBatcher:
@@ -56,6 +63,7 @@ class IngestBatcher:
         db: Database,
         publisher: NsqPublisher,
         *,
+        image_root: Path | None = None,
         max_rows: int = 256,
         committers: int = 1,
         crash_after_commit: bool = False,
@@ -63,6 +71,7 @@ class IngestBatcher:
         self._db = db
         self._crash_after_commit = crash_after_commit
         self._publisher = publisher
+        self._image_root = image_root  # where post_paths() resolves clients' paths
         self._max_rows = max_rows
         self._queue: queue.SimpleQueue[_Post | None] = queue.SimpleQueue()
         self._threads = [
@@ -76,18 +85,43 @@ class IngestBatcher:
     ) -> list[Posted]:
         """Commit and publish paths (already checked); raises the batch's error (PublishError, MySQL).
         `audits[i]` is recorded in the transaction that creates path i's row."""
+        entries = audits if audits is not None else [None] * len(relative_paths)
+        futures = self._enqueue(relative_paths, entries, unchecked=False)
+        if len(futures) == 1:  # the common case, without gather's bookkeeping
+            return [await futures[0]]
+        return list(await asyncio.gather(*futures))
+
+    async def post_paths(self, raw_paths: list[str]) -> list[Posted | PathRejected]:
+        """Check clients' paths against the image root, then commit and publish the good ones.
+
+        A refused path's item is its PathRejected (the others are unaffected); raises the
+        batch's error (PublishError, MySQL) like post()."""
+        if self._image_root is None:
+            raise RuntimeError("IngestBatcher was built without an image_root; pass one to check paths")
+        futures = self._enqueue(raw_paths, [None] * len(raw_paths), unchecked=True)
+        if len(futures) == 1:
+            try:
+                return [await futures[0]]
+            except PathRejected as exc:
+                return [exc]
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, PathRejected):
+                raise outcome
+        return outcomes  # type: ignore[return-value]  # only Posted and PathRejected are left
+
+    def _enqueue(
+        self, paths: list[str], audits: list[AuditEntry | None], *, unchecked: bool
+    ) -> list[asyncio.Future]:
         loop = asyncio.get_running_loop()
         request_id = request_id_var.get()
-        entries = audits if audits is not None else [None] * len(relative_paths)
         posts = [
-            _Post(path, request_id, loop.create_future(), audit)
-            for path, audit in zip(relative_paths, entries, strict=True)
+            _Post(path, request_id, loop.create_future(), audit, unchecked)
+            for path, audit in zip(paths, audits, strict=True)
         ]
         for post in posts:
             self._queue.put(post)
-        if len(posts) == 1:  # the common case, without gather's bookkeeping
-            return [await posts[0].future]
-        return list(await asyncio.gather(*(post.future for post in posts)))
+        return [post.future for post in posts]
 
     def close(self) -> None:
         for _ in self._threads:
@@ -112,16 +146,38 @@ class IngestBatcher:
                 batch.append(post)
             # A cancelled post's client has gone: leave its path out. One cancelled after this
             # check is committed anyway, as the client may have been told nothing either way.
-            batch = [post for post in batch if not post.future.cancelled()]
+            batch = self._checked([post for post in batch if not post.future.cancelled()])
             if batch:
                 self._commit(batch)
             if stopping:
                 return
 
+    def _checked(self, batch: list[_Post]) -> list[_Post]:
+        """The batch with clients' paths placed under the image root; a refused one is answered now."""
+        kept: list[_Post] = []
+        refused: list[_Post] = []
+        reasons: list[BaseException] = []
+        for post in batch:
+            if not post.unchecked:
+                kept.append(post)
+                continue
+            try:
+                if self._image_root is None:  # post_paths() refuses this first; kept for safety
+                    raise RuntimeError("no image_root to check paths against")
+                relative = resolve_image_path(self._image_root, post.path).relative
+            except Exception as exc:  # noqa: BLE001 - its own answer (422, or 500 with the cause), never the batch's
+                refused.append(post)
+                reasons.append(exc)
+                continue
+            kept.append(replace(post, path=relative, unchecked=False))
+        if refused:
+            _settle(refused, reasons)
+        return kept
+
     def _commit(self, batch: list[_Post]) -> None:
         BATCH_ROWS.observe(len(batch))
         try:
-            posted = self._insert([post.relative_path for post in batch], [post.audit for post in batch])
+            posted = self._insert([post.path for post in batch], [post.audit for post in batch])
             if self._crash_after_commit:
                 # Fault injection (FAULT_CRASH_AFTER_COMMIT, tests only): die between the commit
                 # and the publish, the window the retry job's stale-QUEUED pass exists for.
@@ -147,6 +203,7 @@ class IngestBatcher:
             for post in batch:
                 self._commit([post])
             return
+        _log_posted(batch, posted)
         _settle(batch, posted)
 
     def _insert(self, paths: list[str], audits: list[AuditEntry | None]) -> list[Posted]:
@@ -158,6 +215,21 @@ class IngestBatcher:
                     raise
                 log.warning("ingest batch retried after MySQL error %s", exc.args[0])
         raise AssertionError("unreachable")
+
+
+def _log_posted(batch: list[_Post], posted: list[Posted]) -> None:
+    """One line per committed batch (a line per post cost ~9% of the receiver's CPU), with an
+    entry per post: its image id, whether the row is new, and its request's id."""
+    log.info(
+        "images posted",
+        extra={
+            "posts": len(posted),
+            "images": [
+                {"image_id": one.image_id, "new_record": one.created, "request_id": post.request_id}
+                for post, one in zip(batch, posted, strict=True)
+            ],
+        },
+    )
 
 
 def _settle(batch: list[_Post], outcomes: list) -> None:

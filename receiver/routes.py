@@ -3,22 +3,17 @@ people_routes.py."""
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from kubeface.images import Posted
-from kubeface.paths import MAX_PATH_LENGTH, PathRejected, resolve_image_path
+from kubeface.paths import MAX_PATH_LENGTH, PathRejected
 from kubeface.text import require_name, shown
 from receiver.errors import ApiError
 from receiver.state import ReceiverState
-
-log = logging.getLogger(__name__)
 
 router = APIRouter()
 
@@ -47,20 +42,18 @@ def _state(request: Request) -> ReceiverState:
 
 
 def posted_answer(posted: Posted) -> dict:
-    """The answer for one posted image (path or upload), logged once."""
-    log.info("image posted", extra={"image_id": posted.image_id, "new_record": posted.created})
+    """The answer for one posted image (path or upload); receiver/ingest.py logs its batch."""
     return {"id": posted.image_id, "status": posted.status.value, "duplicate": not posted.created}
 
 
 @router.post("/image/post", status_code=202, responses={200: {"description": "The path was known"}})
 async def post_image(body: ImagePost, request: Request) -> JSONResponse:
     """Queue one image path. 202 for a new path; 200 with the existing record for a known one."""
-    state = _state(request)
-    # realpath may touch the disk (a slow volume, long paths): never on the event loop.
-    image_path = await run_in_threadpool(resolve_image_path, state.image_root, body.path)
-    # Concurrent posts are committed and published together (receiver/ingest.py); the answer
-    # comes only once this row is committed and nsqd has its id.
-    [posted] = await state.ingest.post([image_path.relative])
+    # The path is checked, committed and published with the concurrent posts (receiver/ingest.py);
+    # the answer comes only once this row is committed and nsqd has its id.
+    [posted] = await _state(request).ingest.post_paths([body.path])
+    if isinstance(posted, PathRejected):
+        raise posted  # its 422 (receiver/errors.py)
     # A JSONResponse as is: the busiest route skips FastAPI's generic encoding of a plain dict.
     return JSONResponse(posted_answer(posted), status_code=202 if posted.created else 200)
 
@@ -73,21 +66,12 @@ async def post_images(body: ImagesPost, request: Request) -> dict:
         raise ApiError(
             413, f"a batch holds at most {state.max_batch} paths; split it", received=len(body.paths)
         )
-    results, accepted = await run_in_threadpool(_checked_paths, state.image_root, body.paths)
-    posted = await state.ingest.post(list(accepted.values()))
-    for index, one in zip(accepted, posted, strict=True):
-        results[index].update(posted_answer(one))
-    return {"accepted": len(accepted), "refused": len(results) - len(accepted), "results": results}
-
-
-def _checked_paths(image_root: Path, raws: list[str]) -> tuple[list[dict], dict[int, str]]:
-    """Each path's answer so far, and the accepted ones by their index in the answers."""
-    results: list[dict] = []
-    accepted: dict[int, str] = {}
-    for raw in raws:
-        try:
-            accepted[len(results)] = resolve_image_path(image_root, raw).relative
-            results.append({"path": raw})
-        except PathRejected as exc:
-            results.append({"path": shown(raw), "error": str(exc)})
-    return results, accepted
+    outcomes = await state.ingest.post_paths(body.paths)
+    results = [
+        {"path": shown(raw), "error": str(one)}
+        if isinstance(one, PathRejected)
+        else {"path": raw, **posted_answer(one)}
+        for raw, one in zip(body.paths, outcomes, strict=True)
+    ]
+    refused = sum(1 for one in outcomes if isinstance(one, PathRejected))
+    return {"accepted": len(results) - refused, "refused": refused, "results": results}

@@ -37,7 +37,12 @@ class ReceiverState:
             recognizer=connect(settings),
             image_root=settings.resolved_image_root,
             max_batch=settings.receiver_max_batch,
-            ingest=IngestBatcher(db, publisher, crash_after_commit=settings.fault_crash_after_commit),
+            ingest=IngestBatcher(
+                db,
+                publisher,
+                image_root=settings.resolved_image_root,
+                crash_after_commit=settings.fault_crash_after_commit,
+            ),
             uploads=UploadStore(settings.resolved_image_root, settings.upload_max_bytes),
         )
 

@@ -4,6 +4,7 @@ still means the row is committed and its id is on nsqd."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -99,3 +100,36 @@ def test_an_unpublished_batch_fails_every_post_but_keeps_the_rows(mesh):
         db.close()
     # Stored but not queued: posting again publishes them (and the retry job would too).
     assert len(mesh.sql(f"SELECT id FROM images WHERE path LIKE 'ingest-{tag}/%%'")) == 5
+
+
+def test_a_refused_path_among_concurrent_posts_is_answered_alone(mesh):
+    tag = uuid.uuid4().hex[:8]
+    good = [f"ingest-{tag}/{i}.jpg" for i in range(30)]
+    bad = ["../outside.jpg", f"ingest-{tag}/back\\slash.jpg", "/etc/passwd"]
+    paths = good[:15] + bad + good[15:]
+    with mesh.api() as api, ThreadPoolExecutor(16) as pool:
+        answers = dict(
+            zip(paths, pool.map(lambda p: api.post("/image/post", json={"path": p}), paths), strict=True)
+        )
+    assert [answers[p].status_code for p in bad] == [422] * len(bad)
+    assert "outside the image root" in answers["../outside.jpg"].json()["error"]
+    assert "backslash" in answers[bad[1]].json()["error"]
+    assert [answers[p].status_code for p in good] == [202] * len(good)
+    rows = mesh.sql(f"SELECT path FROM images WHERE path LIKE 'ingest-{tag}/%%'")
+    assert sorted(r["path"] for r in rows) == sorted(good)
+
+
+def test_each_posted_image_is_logged_with_its_request_id(mesh):
+    request_id = f"ingest-log-{uuid.uuid4().hex[:8]}"
+    with mesh.api() as api:
+        answer = api.post(
+            "/image/post", json={"path": f"{request_id}/a.jpg"}, headers={"x-request-id": request_id}
+        )
+    image_id = answer.json()["id"]
+    entry = {"image_id": image_id, "new_record": True, "request_id": request_id}
+    logged = [
+        json.loads(line)
+        for line in (mesh.log_dir / "receiver.log").read_text().splitlines()
+        if request_id in line and line.startswith("{")
+    ]
+    assert any(line["message"] == "images posted" and entry in line["images"] for line in logged), logged
