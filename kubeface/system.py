@@ -10,16 +10,14 @@ import http.client
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from kubeface.db import Database
 from kubeface.images import recent_outcomes
+from kubeface.metrics_text import MalformedMetrics, Sample, read_samples
 from kubeface.nsq_stats import waiting_messages
 from kubeface.settings import Settings
-
-if TYPE_CHECKING:
-    from prometheus_client.samples import Sample
 
 SCRAPE_TIMEOUT_SECONDS = 1.0
 RECENT_MINUTES = 5
@@ -95,48 +93,44 @@ def _get(url: str, params: dict[str, str] | None = None) -> str:
     return body.decode("utf-8", errors="replace")
 
 
-def _metrics(body: str) -> dict[str, list[Sample]]:
-    # Imported here: only a reachable service's answer needs the parser.
-    from prometheus_client.parser import text_string_to_metric_families
-
-    return {family.name: family.samples for family in text_string_to_metric_families(body)}
+PROCESSOR_SAMPLES = frozenset({"processor_breaker_open", "processor_in_flight", "processor_messages_total"})
+RECOGNIZER_SAMPLES = frozenset({"recognizer_known_faces", "recognizer_rpc_seconds_count"})
 
 
 def _unreadable(problem: Exception, what: str, url: str, snap: Snapshot) -> None:
     snap.problems.append(f"{what} at {url} unreadable: {problem}")
 
 
-def _families(
-    answer: str | Unreadable, url: str, what: str, snap: Snapshot
-) -> dict[str, list[Sample]] | None:
+def _samples(
+    answer: str | Unreadable, names: frozenset[str], url: str, what: str, snap: Snapshot
+) -> list[Sample] | None:
     if isinstance(answer, Unreadable):
         _unreadable(answer, f"{what} metrics", url, snap)
         return None
-    return _metrics(answer)
+    try:
+        return read_samples(answer, names)
+    except MalformedMetrics as exc:
+        _unreadable(exc, f"{what} metrics", url, snap)
+        return None
 
 
 def _scrape_processor(answer: str | Unreadable, url: str, snap: Snapshot) -> None:
-    families = _families(answer, url, "processor", snap)
-    if families is None:
-        return
-    for sample in families.get("processor_breaker_open", []):
-        snap.breaker = "open" if sample.value >= 1 else "closed"
-    for sample in families.get("processor_in_flight", []):
-        snap.in_flight = int(sample.value)
-    for sample in families.get("processor_messages", []):
-        if sample.name.endswith("_total"):
+    for sample in _samples(answer, PROCESSOR_SAMPLES, url, "processor", snap) or []:
+        if sample.name == "processor_breaker_open":
+            snap.breaker = "open" if sample.value >= 1 else "closed"
+        elif sample.name == "processor_in_flight":
+            snap.in_flight = int(sample.value)
+        else:
             snap.outcomes[sample.labels.get("outcome", "?")] = sample.value
 
 
 def _scrape_recognizer(answer: str | Unreadable, url: str, snap: Snapshot) -> None:
-    families = _families(answer, url, "recognizer", snap)
-    if families is None:
-        return
-    for sample in families.get("recognizer_known_faces", []):
-        snap.known_faces = int(sample.value)
-    for sample in families.get("recognizer_rpc_seconds", []):
+    for sample in _samples(answer, RECOGNIZER_SAMPLES, url, "recognizer", snap) or []:
+        if sample.name == "recognizer_known_faces":
+            snap.known_faces = int(sample.value)
+            continue
         code = sample.labels.get("code", "OK")
-        if sample.name.endswith("_count") and code != "OK":
+        if code != "OK":
             key = f"{sample.labels.get('method', '?')} {code}"
             snap.recognizer_errors[key] = snap.recognizer_errors.get(key, 0) + int(sample.value)
 
