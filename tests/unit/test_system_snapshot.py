@@ -63,9 +63,11 @@ def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[Endpoints]:
 
 
 @pytest.fixture
-def answering_only_all_at_once() -> Iterator[Endpoints]:
-    # Longer than the scrape timeout: asked one after another, the first GET gives up first.
-    handler = type("AllAtOnce", (_Sources,), {"all_at_once": threading.Barrier(3, timeout=5)})
+def answering_only_all_at_once(monkeypatch) -> Iterator[Endpoints]:
+    # Asked one after another, the first GET waits for the others until the barrier gives up
+    # (503); the scrape timeout is raised above that wait so that a slow machine cannot fail it.
+    monkeypatch.setattr("kubeface.system.SCRAPE_TIMEOUT_SECONDS", 10.0)
+    handler = type("AllAtOnce", (_Sources,), {"all_at_once": threading.Barrier(3, timeout=3)})
     yield from _serve(handler)
 
 
