@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Collection, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from kubeface.cpus import usable_cpus
 from kubeface.image_limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
 # Values that are fine on a laptop and must never reach production.
 PLACEHOLDER_SECRETS = {"", "kubeface", "changeme", "change-me"}
+# The file `Settings()` reads in the working directory; the process environment overrides it.
+ENV_FILE = ".env"
 # Room for the processor's database writes after the recognizer's deadline (nsq_msg_timeout_seconds).
 NSQ_WRITE_MARGIN_SECONDS = 30.0
 
@@ -29,10 +33,51 @@ class DetectionModel(StrEnum):
     CNN = "cnn"
 
 
-class Settings(BaseSettings):
-    """Every setting of every service. The same names everywhere; see the README table."""
+def _dotenv(env_file: str | Path | None) -> Mapping[str, str | None]:
+    """The variables of `env_file`, or none when it is not there."""
+    if env_file is None:
+        return {}
+    path = Path(env_file).expanduser()
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return {}
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        return {}
+    # Imported only when there is a file: most processes (pods, tests) have none.
+    from dotenv import dotenv_values
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    return dotenv_values(path, encoding="utf-8")
+
+
+def _from_environment(env_file: str | Path | None, fields: Collection[str]) -> dict[str, str]:
+    """The values of `fields` given by `env_file`, then by the process environment (which wins).
+
+    Variable names are the field names in any case; other variables are ignored, and a `.env`
+    line without a value (`NAME`) sets nothing.
+    """
+    found: dict[str, str] = {}
+    for source in (_dotenv(env_file), os.environ):
+        for name, value in source.items():
+            key = name.lower()
+            if value is not None and key in fields:
+                found[key] = value
+    return found
+
+
+class Settings(BaseModel):
+    """Every setting of every service. The same names everywhere; see the README table.
+
+    `Settings()` reads the environment and `.env` itself, as pydantic-settings did: importing that
+    was a fifth of `kubeface status`'s run (issue 15). Keyword arguments win over the process
+    environment, which wins over `.env`; `_env_file=None` reads no file.
+    """
+
+    # As pydantic-settings' defaults: defaults go through the validators too.
+    model_config = ConfigDict(extra="ignore", validate_default=True, arbitrary_types_allowed=True)
+
+    def __init__(self, *, _env_file: str | Path | None = ENV_FILE, **values: Any) -> None:
+        super().__init__(**{**_from_environment(_env_file, type(self).model_fields), **values})
 
     environment: Environment = Environment.DEVELOPMENT
     log_level: str = "INFO"
@@ -54,7 +99,7 @@ class Settings(BaseSettings):
 
     nsqd_http_address: str = "127.0.0.1:4151"
     # Comma-separated in the environment.
-    nsqlookupd_http_addresses: Annotated[list[str], NoDecode] = ["127.0.0.1:4161"]
+    nsqlookupd_http_addresses: list[str] = ["127.0.0.1:4161"]
     nsq_topic: str = "images"
     nsq_channel: str = "processor"
     # The processor publishes each committed outcome here (kubeface/outcomes.py); the receiver

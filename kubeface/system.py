@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import http.client
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from kubeface.db import Database
 from kubeface.images import recent_outcomes
+from kubeface.metrics_text import MalformedMetrics, Sample, read_samples
 from kubeface.nsq_stats import waiting_messages
 from kubeface.settings import Settings
-
-if TYPE_CHECKING:
-    from prometheus_client.samples import Sample
 
 SCRAPE_TIMEOUT_SECONDS = 1.0
 RECENT_MINUTES = 5
@@ -94,61 +93,80 @@ def _get(url: str, params: dict[str, str] | None = None) -> str:
     return body.decode("utf-8", errors="replace")
 
 
-def _metrics(url: str) -> dict[str, list[Sample]]:
-    # Imported here: only a reachable service's answer needs the parser.
-    from prometheus_client.parser import text_string_to_metric_families
-
-    return {family.name: family.samples for family in text_string_to_metric_families(_get(url))}
+PROCESSOR_SAMPLES = frozenset({"processor_breaker_open", "processor_in_flight", "processor_messages_total"})
+RECOGNIZER_SAMPLES = frozenset({"recognizer_known_faces", "recognizer_rpc_seconds_count"})
 
 
-def _families(url: str, what: str, snap: Snapshot) -> dict[str, list[Sample]] | None:
+def _unreadable(problem: Exception, what: str, url: str, snap: Snapshot) -> None:
+    snap.problems.append(f"{what} at {url} unreadable: {problem}")
+
+
+def _samples(
+    answer: str | Unreadable, names: frozenset[str], url: str, what: str, snap: Snapshot
+) -> list[Sample] | None:
+    if isinstance(answer, Unreadable):
+        _unreadable(answer, f"{what} metrics", url, snap)
+        return None
     try:
-        return _metrics(url)
-    except Unreadable as exc:
-        snap.problems.append(f"{what} metrics at {url} unreadable: {exc}")
+        return read_samples(answer, names)
+    except MalformedMetrics as exc:
+        _unreadable(exc, f"{what} metrics", url, snap)
         return None
 
 
-def _scrape_processor(url: str, snap: Snapshot) -> None:
-    families = _families(url, "processor", snap)
-    if families is None:
-        return
-    for sample in families.get("processor_breaker_open", []):
-        snap.breaker = "open" if sample.value >= 1 else "closed"
-    for sample in families.get("processor_in_flight", []):
-        snap.in_flight = int(sample.value)
-    for sample in families.get("processor_messages", []):
-        if sample.name.endswith("_total"):
+def _scrape_processor(answer: str | Unreadable, url: str, snap: Snapshot) -> None:
+    for sample in _samples(answer, PROCESSOR_SAMPLES, url, "processor", snap) or []:
+        if sample.name == "processor_breaker_open":
+            snap.breaker = "open" if sample.value >= 1 else "closed"
+        elif sample.name == "processor_in_flight":
+            snap.in_flight = int(sample.value)
+        else:
             snap.outcomes[sample.labels.get("outcome", "?")] = sample.value
 
 
-def _scrape_recognizer(url: str, snap: Snapshot) -> None:
-    families = _families(url, "recognizer", snap)
-    if families is None:
-        return
-    for sample in families.get("recognizer_known_faces", []):
-        snap.known_faces = int(sample.value)
-    for sample in families.get("recognizer_rpc_seconds", []):
+def _scrape_recognizer(answer: str | Unreadable, url: str, snap: Snapshot) -> None:
+    for sample in _samples(answer, RECOGNIZER_SAMPLES, url, "recognizer", snap) or []:
+        if sample.name == "recognizer_known_faces":
+            snap.known_faces = int(sample.value)
+            continue
         code = sample.labels.get("code", "OK")
-        if sample.name.endswith("_count") and code != "OK":
+        if code != "OK":
             key = f"{sample.labels.get('method', '?')} {code}"
             snap.recognizer_errors[key] = snap.recognizer_errors.get(key, 0) + int(sample.value)
 
 
-def _scrape_nsqd(url: str, topic: str, snap: Snapshot) -> None:
+def _scrape_nsqd(answer: str | Unreadable, url: str, topic: str, snap: Snapshot) -> None:
+    if isinstance(answer, Unreadable):
+        _unreadable(answer, "nsqd stats", url, snap)
+        return
     try:
-        stats = json.loads(_get(url, {"format": "json", "topic": topic}))
-    except (Unreadable, ValueError) as exc:
-        snap.problems.append(f"nsqd stats at {url} unreadable: {exc}")
+        stats = json.loads(answer)
+    except ValueError as exc:
+        _unreadable(exc, "nsqd stats", url, snap)
         return
     snap.queue_depth = waiting_messages(stats, topic)
 
 
+def _answer(future: Future[str]) -> str | Unreadable:
+    """The body, or why there is none; any other error is raised here, in the caller's thread."""
+    try:
+        return future.result()
+    except Unreadable as exc:
+        return exc
+
+
 def take_snapshot(endpoints: Endpoints, db: Database | None = None) -> Snapshot:
+    """Ask every source at once: each GET waits on its own timeout, not after the others' (a
+    third of `kubeface status`'s run was the three GETs one after another, issue 15)."""
     snap = Snapshot()
-    _scrape_processor(endpoints.processor_metrics, snap)
-    _scrape_recognizer(endpoints.recognizer_metrics, snap)
-    _scrape_nsqd(endpoints.nsqd_stats, endpoints.topic, snap)
-    if db is not None:
-        snap.recent = recent_outcomes(db, RECENT_MINUTES)
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="snapshot") as pool:
+        processor = pool.submit(_get, endpoints.processor_metrics)
+        recognizer = pool.submit(_get, endpoints.recognizer_metrics)
+        nsqd = pool.submit(_get, endpoints.nsqd_stats, {"format": "json", "topic": endpoints.topic})
+        # The database is read in this thread meanwhile; its connection stays in this thread.
+        if db is not None:
+            snap.recent = recent_outcomes(db, RECENT_MINUTES)
+        _scrape_processor(_answer(processor), endpoints.processor_metrics, snap)
+        _scrape_recognizer(_answer(recognizer), endpoints.recognizer_metrics, snap)
+        _scrape_nsqd(_answer(nsqd), endpoints.nsqd_stats, endpoints.topic, snap)
     return snap

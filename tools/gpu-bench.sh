@@ -4,7 +4,7 @@
 # CNN pipeline on the GPU against dlib-bin on one CPU core of the same machine.
 # Usage: tools/gpu-bench.sh CARRY OUT
 #   CARRY holds what cannot be fetched there: dlib-20.0.1.tar.gz; whl/ (cp312 wheels: dlib-bin,
-#   face_recognition, pydantic and pydantic-settings with their needs); models/ (the three
+#   face_recognition, pydantic and python-dotenv with their needs); models/ (the three
 #   face_recognition_models files the recognizer loads); faces/ (the bench photos and MANIFEST.csv).
 #   OUT receives build.log, gpu.json and report.md.
 set -euo pipefail
