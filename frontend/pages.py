@@ -92,7 +92,7 @@ def results(
         optional_id("after", after),
         optional_id("person", person),
     )
-    page = results_page(state.db, flt, state.page_size, state.search_window)
+    page = results_page(state.db, flt, state.page_size, state.search_window, state.search_max_seconds)
     context = {
         "page": page,
         # A live update (live.js, after an outcome event) takes the counts the events moved.

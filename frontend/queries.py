@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from frontend.search import WINDOW, range_conditions, search_ids
+from frontend.search import MAX_SECONDS, WINDOW, range_conditions, search_ids
 from kubeface.db import Database
 from kubeface.images import ImageStatus
 
@@ -52,11 +52,13 @@ def results_sql(flt: ResultsFilter, page_size: int, ids: list[int] | None = None
     return sql, params
 
 
-def _page_rows(db: Database, flt: ResultsFilter, page_size: int, search_window: int) -> list[dict]:
+def _page_rows(
+    db: Database, flt: ResultsFilter, page_size: int, search_window: int, search_max_seconds: float
+) -> list[dict]:
     with db.transaction() as cur:
         ids = None
         if flt.search:
-            ids = search_ids(cur, flt, flt.search, page_size + 1, search_window)
+            ids = search_ids(cur, flt, flt.search, page_size + 1, search_window, search_max_seconds)
             if not ids:
                 return []
         cur.execute(*results_sql(flt, page_size, ids))
@@ -64,12 +66,16 @@ def _page_rows(db: Database, flt: ResultsFilter, page_size: int, search_window: 
 
 
 def results_page(
-    db: Database, flt: ResultsFilter, page_size: int, search_window: int = WINDOW
+    db: Database,
+    flt: ResultsFilter,
+    page_size: int,
+    search_window: int = WINDOW,
+    search_max_seconds: float = MAX_SECONDS,
 ) -> ResultsPage:
     """The page's rows, with person names and face counts joined in: one query, or with a search
     its ids first (frontend/search.py, a few queries bounded by the page and `search_window`)."""
     newest_first = flt.after is None
-    rows = _page_rows(db, flt, page_size, search_window)
+    rows = _page_rows(db, flt, page_size, search_window, search_max_seconds)
     more = len(rows) > page_size
     rows = rows[:page_size]
     if newest_first:

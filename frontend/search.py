@@ -27,12 +27,20 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+import pymysql
+
+from frontend.params import BadParameter
+
 if TYPE_CHECKING:
     from pymysql.cursors import DictCursor
 
     from frontend.queries import ResultsFilter
 
 WINDOW = 5_000  # the default of Settings.frontend_search_window
+MAX_SECONDS = 2.0  # the default of Settings.frontend_search_max_seconds
+# A statement stopped at max_statement_time: MariaDB's ER_STATEMENT_TIMEOUT, or, when InnoDB's
+# full-text search is the one interrupted, the engine's HA_ERR_ABORTED_BY_USER.
+_STOPPED_AT_TIME_LIMIT = frozenset({1969, 188})
 _WORD = re.compile(r"[^\W_]+")
 # InnoDB's default innodb_ft_min_token_size: shorter words are not in the full-text index.
 MIN_INDEXED_CHARS = 3
@@ -130,14 +138,31 @@ def _rarest(words: list[str], row: dict) -> list[str]:
     return [words[best]]
 
 
-def _path_ids(cur: DictCursor, flt: ResultsFilter, words: list[str], window: int, limit: int) -> list[int]:
+def _path_ids(
+    cur: DictCursor, flt: ResultsFilter, words: list[str], limit: int, window: int, max_seconds: float
+) -> list[int]:
     """Up to `limit` ids whose path has every word, in page order (see the module's doc)."""
     cur.execute(*window_sql(flt, words, window, limit))
     seen = cur.fetchone()
     found = [int(n) for n in seen["found"].split(",")] if seen and seen["found"] else []
     if not seen or len(found) >= limit or int(seen["examined"]) < window:
         return found
-    cur.execute(*path_sql(flt, words, _rarest(words, seen), limit))
+    rarest = _rarest(words, seen)
+    sql, params = path_sql(flt, words, rarest, limit)
+    params["max_seconds"] = max_seconds
+    try:
+        # The slow cases (see the module's doc) read a share of the table: stopped, not left to
+        # hold a connection and a core for as long as the table is large.
+        cur.execute(f"SET STATEMENT max_statement_time = %(max_seconds)s FOR {sql}", params)
+    except (pymysql.err.OperationalError, pymysql.err.InternalError) as exc:
+        if exc.args[0] not in _STOPPED_AT_TIME_LIMIT:
+            raise
+        raise BadParameter(
+            "q",
+            f"took longer than {max_seconds:g} s to search: its words are in most paths (words of 1 or"
+            " 2 characters are not indexed). Add a rarer word of 3 or more letters or digits, or"
+            " filter by status.",
+        ) from exc
     return [int(row["id"]) for row in cur.fetchall()]
 
 
@@ -190,11 +215,19 @@ def _by_status(cur: DictCursor, flt: ResultsFilter, people: list[int]) -> bool:
     return row is not None and int(row["by_status"]) < int(row["by_person"])
 
 
-def search_ids(cur: DictCursor, flt: ResultsFilter, text: str, limit: int, window: int = WINDOW) -> list[int]:
+def search_ids(
+    cur: DictCursor,
+    flt: ResultsFilter,
+    text: str,
+    limit: int,
+    window: int = WINDOW,
+    max_seconds: float = MAX_SECONDS,
+) -> list[int]:
     """Up to `limit` ids matching the search, by path words or by person name, in page order
-    (newest first; oldest first after an `after` cursor)."""
+    (newest first; oldest first after an `after` cursor). BadParameter when the full-text step
+    runs past `max_seconds`."""
     words = search_words(text)
     ids = set(_name_ids(cur, flt, text, limit))
     if words:
-        ids.update(_path_ids(cur, flt, words, window, limit))
+        ids.update(_path_ids(cur, flt, words, limit, window, max_seconds))
     return sorted(ids, reverse=flt.after is None)[:limit]

@@ -22,6 +22,7 @@ class FrontendState:
     endpoints: Endpoints
     page_size: int
     search_window: int
+    search_max_seconds: float
     operator: bool  # an operator login is set: the write forms are shown and accepted
     counts: LiveCounts
 
@@ -35,6 +36,7 @@ class FrontendState:
             endpoints=Endpoints.from_settings(settings),
             page_size=settings.frontend_page_size,
             search_window=settings.frontend_search_window,
+            search_max_seconds=settings.frontend_search_max_seconds,
             operator=operator_credentials(settings) is not None,
             counts=LiveCounts(db, status_counts, settings.frontend_counts_max_age_seconds),
         )

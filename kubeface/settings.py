@@ -216,6 +216,9 @@ class Settings(BaseModel):
     # page it does not fill asks the full-text index (frontend/search.py). Larger: common words
     # stay off the index more often, at more rows per search.
     frontend_search_window: int = Field(default=5_000, ge=100, le=100_000)
+    # A search's full-text step running longer is stopped (MariaDB's max_statement_time) and the
+    # page says to narrow the search: the slow cases read a share of the table.
+    frontend_search_max_seconds: float = Field(default=2.0, gt=0, le=300)
     # The frontend's operator actions go to the receiver, sending API_TOKEN as the bearer token.
     frontend_receiver_url: str | None = None  # default http://127.0.0.1:$RECEIVER_PORT
     # When both are set, every frontend page asks for HTTP basic auth and the operator forms are

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from frontend.params import BadParameter
 from frontend.queries import ResultsFilter, results_page
 from kubeface.images import ImageStatus
 from kubeface.images.counts import recount
@@ -157,3 +158,33 @@ def test_a_name_search_of_many_people_with_a_status_walks_that_status(own_db):
     failed = ResultsFilter(ImageStatus.FAILED, search=name)
     assert [row["id"] for row in results_page(db, failed, 50, WINDOW).rows] == [failed_of_a_person]
     assert _rows_read(db, lambda db: results_page(db, failed, 50, WINDOW)) < 1_500
+
+
+BROAD_ROWS = 20_000  # enough that the full-text step outlasts a microsecond's limit by far
+
+
+@pytest.fixture
+def broad(mesh):
+    """BROAD_ROWS rows under one unique word: a search for it and a short word must take the
+    full-text step over every one of them (the short word is not indexed)."""
+    tag = unique_name("b").replace("_", "")
+    mesh.sql_bulk(
+        "INSERT INTO images (path, path_hash) SELECT p, UNHEX(SHA2(p, 256)) FROM"
+        f" (SELECT CONCAT('search/', %(tag)s, '/img_', seq, '.jpg') AS p FROM seq_1_to_{BROAD_ROWS}) t",
+        {"tag": tag},
+    )
+    yield tag
+    mesh.sql_bulk("DELETE FROM images WHERE path LIKE %s", (f"search/{tag}/%",))
+
+
+def test_a_search_that_would_read_much_of_the_table_is_stopped_with_what_to_do(db, broad):
+    """A common word and a 2-character one ask the index for every row of the common word: past
+    the search's time limit it is stopped, and the user is told how to narrow it."""
+    search = ResultsFilter(search=f"{broad} zz")
+    with pytest.raises(BadParameter, match="Add a rarer word of 3 or more letters or digits") as refused:
+        results_page(db, search, 5, WINDOW, search_max_seconds=0.000001)
+    assert refused.value.name == "q"
+    # Under the default limit the same search runs to its end (nothing has "zz"), and the pool's
+    # connection that was stopped serves the next search.
+    assert results_page(db, search, 5, WINDOW).rows == []
+    assert len(results_page(db, ResultsFilter(search=f"{broad} img_7"), 5, WINDOW).rows) == 5
