@@ -37,7 +37,6 @@ def create_app(settings: Settings) -> FastAPI:
         REGISTRY.register(backlog)
         yield
         REGISTRY.unregister(backlog)
-        backlog.close()
         outcomes.close()
         reader.close()
         state.close()

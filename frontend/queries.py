@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from frontend.search import MAX_SECONDS, WINDOW, range_conditions, search_ids
+from frontend.search import MAX_SECONDS, WINDOW, page_order, range_conditions, search_ids
 from kubeface.db import Database
 from kubeface.images import ImageStatus
 
@@ -47,7 +47,7 @@ def results_sql(flt: ResultsFilter, page_size: int, ids: list[int] | None = None
         " (SELECT COUNT(*) FROM faces f WHERE f.image_id = i.id) AS faces"
         f" FROM images i{hint} LEFT JOIN person p ON p.id = i.person_id"
         + (" WHERE " + " AND ".join(where) if where else "")
-        + f" ORDER BY i.id {'DESC' if flt.after is None else 'ASC'} LIMIT %(limit)s"
+        + f" ORDER BY i.id {page_order(flt)} LIMIT %(limit)s"
     )
     return sql, params
 

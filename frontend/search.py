@@ -84,7 +84,8 @@ def range_conditions(flt: ResultsFilter, params: dict[str, Any]) -> list[str]:
     return where
 
 
-def _order(flt: ResultsFilter) -> str:
+def page_order(flt: ResultsFilter) -> str:
+    """The page's id order: newest first, oldest first after an `after` cursor."""
     return "ASC" if flt.after is not None else "DESC"
 
 
@@ -105,13 +106,13 @@ def window_sql(flt: ResultsFilter, words: list[str], window: int, limit: int) ->
     hint = " FORCE INDEX (ix_images_status_id)" if flt.status is not None and flt.person_id is None else ""
     inner = (
         f"SELECT i.id, {', '.join(tried)} FROM images i{hint}{_where(range_conditions(flt, params))}"
-        f" ORDER BY i.id {_order(flt)} LIMIT %(window)s"
+        f" ORDER BY i.id {page_order(flt)} LIMIT %(window)s"
     )
     hits = "".join(f", SUM(w.h_{k}) AS hits_{k}" for k in range(len(words)))
     every = " AND ".join(f"w.h_{k}" for k in range(len(words)))
     sql = (
         f"SELECT COUNT(*) AS examined{hits}, GROUP_CONCAT(IF({every}, w.id, NULL)"
-        f" ORDER BY w.id {_order(flt)} SEPARATOR ',' LIMIT %(limit)s) AS found FROM ({inner}) w"
+        f" ORDER BY w.id {page_order(flt)} SEPARATOR ',' LIMIT %(limit)s) AS found FROM ({inner}) w"
     )
     return sql, params
 
@@ -125,7 +126,7 @@ def path_sql(flt: ResultsFilter, words: list[str], indexed: list[str], limit: in
     for k, word in enumerate(words):
         params[f"re_{k}"] = word_regexp(word)
         where.append(f"i.path_words REGEXP %(re_{k})s")
-    return f"SELECT i.id FROM images i{_where(where)} ORDER BY i.id {_order(flt)} LIMIT %(limit)s", params
+    return f"SELECT i.id FROM images i{_where(where)} ORDER BY i.id {page_order(flt)} LIMIT %(limit)s", params
 
 
 def _rarest(words: list[str], row: dict) -> list[str]:
@@ -185,7 +186,7 @@ def _name_ids(cur: DictCursor, flt: ResultsFilter, text: str, limit: int) -> lis
     if _by_status(cur, flt, people):
         sql = (
             f"SELECT i.id FROM images i FORCE INDEX (ix_images_status_id)"
-            f"{_where(['i.person_id IN %(people)s', *where])} ORDER BY i.id {_order(flt)} LIMIT %(limit)s"
+            f"{_where(['i.person_id IN %(people)s', *where])} ORDER BY i.id {page_order(flt)} LIMIT %(limit)s"
         )
     else:
         parts = []
@@ -193,9 +194,9 @@ def _name_ids(cur: DictCursor, flt: ResultsFilter, text: str, limit: int) -> lis
             params[f"p_{k}"] = person
             parts.append(
                 f"(SELECT i.id FROM images i{_where([f'i.person_id = %(p_{k})s', *where])}"
-                f" ORDER BY i.id {_order(flt)} LIMIT %(limit)s)"
+                f" ORDER BY i.id {page_order(flt)} LIMIT %(limit)s)"
             )
-        sql = f"{' UNION ALL '.join(parts)} ORDER BY id {_order(flt)} LIMIT %(limit)s"
+        sql = f"{' UNION ALL '.join(parts)} ORDER BY id {page_order(flt)} LIMIT %(limit)s"
     cur.execute(sql, params)
     return [int(row["id"]) for row in cur.fetchall()]
 

@@ -10,7 +10,7 @@ import http.client
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from kubeface.db import Database
@@ -20,6 +20,7 @@ from kubeface.nsq_stats import waiting_messages
 from kubeface.settings import Settings
 
 SCRAPE_TIMEOUT_SECONDS = 1.0
+T = TypeVar("T")
 RECENT_MINUTES = 5
 
 
@@ -70,16 +71,17 @@ class Unreadable(Exception):
     """A source did not answer, or not with a 200."""
 
 
-def _get(url: str, params: dict[str, str] | None = None) -> str:
+def _get(url: str, params: dict[str, str] | None = None, timeout: float | None = None) -> str:
     """The body of a GET, with the standard library's client: `kubeface status` would otherwise
-    import httpx (and rich, click...) for three local GETs, a third of its run (issue 15)."""
+    import httpx (and rich, click...) for three local GETs, a third of its run (issue 15).
+    `timeout` defaults to SCRAPE_TIMEOUT_SECONDS."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Unreadable("not an http:// or https:// URL")
     connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     query = "&".join(filter(None, [parts.query, urlencode(params or {})]))
     target = f"{parts.path or '/'}?{query}" if query else parts.path or "/"
-    connection = connection_class(parts.hostname, parts.port, timeout=SCRAPE_TIMEOUT_SECONDS)
+    connection = connection_class(parts.hostname, parts.port, timeout=timeout or SCRAPE_TIMEOUT_SECONDS)
     try:
         connection.request("GET", target)
         response = connection.getresponse()
@@ -91,6 +93,17 @@ def _get(url: str, params: dict[str, str] | None = None) -> str:
     if response.status != 200:
         raise Unreadable(f"HTTP {response.status} {response.reason}")
     return body.decode("utf-8", errors="replace")
+
+
+def queue_depth(stats_url: str, topic: str, timeout: float | None = None) -> int:
+    """Messages of `topic` waiting, read from nsqd's /stats; Unreadable when nsqd does not answer
+    with its JSON. The one reader for the snapshot and the frontend's backlog gauge."""
+    answer = _get(stats_url, {"format": "json", "topic": topic}, timeout)
+    try:
+        stats = json.loads(answer)
+    except ValueError as exc:
+        raise Unreadable(str(exc)) from exc
+    return waiting_messages(stats, topic)
 
 
 PROCESSOR_SAMPLES = frozenset({"processor_breaker_open", "processor_in_flight", "processor_messages_total"})
@@ -135,20 +148,15 @@ def _scrape_recognizer(answer: str | Unreadable, url: str, snap: Snapshot) -> No
             snap.recognizer_errors[key] = snap.recognizer_errors.get(key, 0) + int(sample.value)
 
 
-def _scrape_nsqd(answer: str | Unreadable, url: str, topic: str, snap: Snapshot) -> None:
+def _scrape_nsqd(answer: int | Unreadable, url: str, snap: Snapshot) -> None:
     if isinstance(answer, Unreadable):
         _unreadable(answer, "nsqd stats", url, snap)
         return
-    try:
-        stats = json.loads(answer)
-    except ValueError as exc:
-        _unreadable(exc, "nsqd stats", url, snap)
-        return
-    snap.queue_depth = waiting_messages(stats, topic)
+    snap.queue_depth = answer
 
 
-def _answer(future: Future[str]) -> str | Unreadable:
-    """The body, or why there is none; any other error is raised here, in the caller's thread."""
+def _answer(future: Future[T]) -> T | Unreadable:
+    """The answer, or why there is none; any other error is raised here, in the caller's thread."""
     try:
         return future.result()
     except Unreadable as exc:
@@ -162,11 +170,12 @@ def take_snapshot(endpoints: Endpoints, db: Database | None = None) -> Snapshot:
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="snapshot") as pool:
         processor = pool.submit(_get, endpoints.processor_metrics)
         recognizer = pool.submit(_get, endpoints.recognizer_metrics)
-        nsqd = pool.submit(_get, endpoints.nsqd_stats, {"format": "json", "topic": endpoints.topic})
+        nsqd = pool.submit(queue_depth, endpoints.nsqd_stats, endpoints.topic)
         # The database is read in this thread meanwhile; its connection stays in this thread.
         if db is not None:
             snap.recent = recent_outcomes(db, RECENT_MINUTES)
-        _scrape_processor(_answer(processor), endpoints.processor_metrics, snap)
-        _scrape_recognizer(_answer(recognizer), endpoints.recognizer_metrics, snap)
-        _scrape_nsqd(_answer(nsqd), endpoints.nsqd_stats, endpoints.topic, snap)
+        processor_page, recognizer_page, depth = _answer(processor), _answer(recognizer), _answer(nsqd)
+    _scrape_processor(processor_page, endpoints.processor_metrics, snap)
+    _scrape_recognizer(recognizer_page, endpoints.recognizer_metrics, snap)
+    _scrape_nsqd(depth, endpoints.nsqd_stats, snap)
     return snap

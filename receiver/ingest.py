@@ -63,7 +63,7 @@ class IngestBatcher:
         db: Database,
         publisher: NsqPublisher,
         *,
-        image_root: Path | None = None,
+        image_root: Path,
         max_rows: int = 256,
         committers: int = 1,
         crash_after_commit: bool = False,
@@ -96,8 +96,6 @@ class IngestBatcher:
 
         A refused path's item is its PathRejected (the others are unaffected); raises the
         batch's error (PublishError, MySQL) like post()."""
-        if self._image_root is None:
-            raise RuntimeError("IngestBatcher was built without an image_root; pass one to check paths")
         futures = self._enqueue(raw_paths, [None] * len(raw_paths), unchecked=True)
         if len(futures) == 1:
             try:
@@ -162,8 +160,6 @@ class IngestBatcher:
                 kept.append(post)
                 continue
             try:
-                if self._image_root is None:  # post_paths() refuses this first; kept for safety
-                    raise RuntimeError("no image_root to check paths against")
                 relative = resolve_image_path(self._image_root, post.path).relative
             except Exception as exc:  # noqa: BLE001 - its own answer (422, or 500 with the cause), never the batch's
                 refused.append(post)

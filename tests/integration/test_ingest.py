@@ -84,7 +84,7 @@ def test_insert_images_tells_new_rows_from_existing_ones(mesh):
 def test_an_unpublished_batch_fails_every_post_but_keeps_the_rows(mesh):
     settings = _settings(mesh, nsqd_http_address=f"127.0.0.1:{free_port()}")  # nobody listens
     db, publisher = Database(settings), NsqPublisher(settings, timeout_seconds=2)
-    batcher = IngestBatcher(db, publisher)
+    batcher = IngestBatcher(db, publisher, image_root=settings.resolved_image_root)
     tag = uuid.uuid4().hex[:8]
     try:
 

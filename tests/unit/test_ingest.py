@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -37,7 +38,7 @@ def _fake_insert(poison: str):
 def test_one_bad_post_in_a_batch_fails_alone(monkeypatch):
     monkeypatch.setattr(ingest, "insert_images", _fake_insert("bad.jpg"))
     publisher = _Publisher()
-    batcher = IngestBatcher(db=None, publisher=publisher)
+    batcher = IngestBatcher(db=None, publisher=publisher, image_root=Path("images"))
     paths = [f"{i}.jpg" for i in range(10)] + ["bad.jpg"] + [f"{i}.jpg" for i in range(10, 20)]
 
     async def post_all():
@@ -54,7 +55,7 @@ def test_one_bad_post_in_a_batch_fails_alone(monkeypatch):
 
 def test_a_lone_bad_post_gets_its_own_error(monkeypatch):
     monkeypatch.setattr(ingest, "insert_images", _fake_insert("bad.jpg"))
-    batcher = IngestBatcher(db=None, publisher=_Publisher())
+    batcher = IngestBatcher(db=None, publisher=_Publisher(), image_root=Path("images"))
     try:
         with pytest.raises(ValueError, match="bad.jpg"):
             asyncio.run(batcher.post(["bad.jpg"]))
