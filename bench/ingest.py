@@ -91,6 +91,11 @@ def _seconds(shown: str) -> float:
     raise ValueError(f"unexpected wrk latency {shown!r}")
 
 
+def _middle_of_each(runs: list[dict]) -> dict:
+    """Each figure's middle value over the runs (the upper middle for an even count)."""
+    return {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}
+
+
 def run(
     report, mesh, levels: list[int], count: int, rounds: int, processes: tuple[str, ...] = ("1", "auto")
 ) -> dict:
@@ -116,10 +121,10 @@ def run(
                         "refused": len(statuses) - accepted,
                     }
                 )
-            by_level[concurrency] = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}
+            by_level[concurrency] = _middle_of_each(runs)
         wrk_runs = [_wrk(mesh.receiver_url, 5) for _ in range(rounds)]
         if all(wrk_runs):
-            by_wrk[label] = {k: sorted(r[k] for r in wrk_runs)[len(wrk_runs) // 2] for k in wrk_runs[0]}
+            by_wrk[label] = _middle_of_each(wrk_runs)
     receiver = mesh.services["receiver"].popen.pid
     receiver_rss = sum(rss_mb(pid) for pid in [receiver, *child_pids(receiver)])
     report.section(
