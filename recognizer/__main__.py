@@ -42,9 +42,9 @@ KNOWN_FACES = Gauge("recognizer_known_faces", "Known faces in the gallery")
 def run(settings: Settings, *, reuse_port: bool = False, listen_early: bool = True) -> None:
     """Serve until SIGTERM or SIGINT, then drain.
 
-    `listen_early`: accept connections while loading (health NOT_SERVING). The extra processes
-    sharing a port listen only once they serve: the kernel hands each new connection to any
-    listening process, and a client's connection to one still loading would fail its calls.
+    `listen_early`: accept connections while loading (health NOT_SERVING), as a lone process does.
+    Processes sharing a port listen only once they serve: the kernel hands each new connection to
+    any listening process, and a client's connection to one still loading would fail its calls.
     """
     # One recognition at a time per process (dlib is serial): OpenMP threads in the matching
     # scan would only contend with the other processes for the cores.
@@ -188,7 +188,10 @@ def _child(settings: Settings, index: int) -> None:
     # The first serves /metrics and /livez on RECOGNIZER_METRICS_PORT; the others on free ports
     # (logged), since the ports after it belong to other services (the cluster worker's is 9103).
     own = settings.model_copy(update={"recognizer_metrics_port": 0} if index else {})
-    run(own, reuse_port=True, listen_early=index == 0)
+    # Every one, the first too: when another finished loading first, a connection the kernel
+    # gave the first while it still loaded failed its calls (a newcomer's first enrolment after
+    # `make run`, 503). Until one serves, connections are refused and clients retry.
+    run(own, reuse_port=True, listen_early=False)
 
 
 def main() -> None:
