@@ -7,7 +7,9 @@ set -euo pipefail
 runs=${1:-5}
 repo=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
 work=$(mktemp -d /tmp/kubeface-first-run.XXXX)
-trap 'rm -rf "$work"' EXIT
+runner=""
+# A failed step must not leave its mesh holding make run's ports for the next clone (or you).
+trap '[[ -n "$runner" ]] && kill -- -"$runner" 2>/dev/null; sleep 1; rm -rf "$work"' EXIT
 
 json() { curl -sf -XPOST "localhost:8000$1" -H 'content-type: application/json' -d "$2"; }
 
@@ -60,6 +62,7 @@ for run in $(seq "$runs"); do
     echo "run $run: walk-through answered as the README says"
     kill -INT -- -"$runner"
     wait "$runner" || true
+    runner=""
     ! pgrep -f "$clone/.venv/bin/kubeface" >/dev/null || { echo "run $run: services left running"; exit 1; }
     cd "$repo"
     rm -rf "$clone"
