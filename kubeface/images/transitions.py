@@ -249,6 +249,11 @@ _WITH_STATUS = "status = %(status)s"
 _BACK_TO_QUEUE = "status = 'QUEUED', claim_token = NULL, queued_at = NOW(6)"
 
 
+# Rows a re-queue moves per transaction: a full retry pass of 1,000 rows per kind is a few
+# transactions, not thousands, and each holds its locks for a few milliseconds.
+_MOVE_CHUNK = 250
+
+
 def _micros(seconds: float) -> int:
     return int(seconds * 1_000_000)
 
@@ -362,13 +367,13 @@ def _requeue_where(
     """Move up to params["limit"] rows matching `predicate`; the ids this call won, oldest first
     (by `order`: a column of this module's choosing), found through `index` when given.
 
-    Each UPDATE repeats the predicate, so of two concurrent callers only one wins a given row.
-    `predicate` and `assignment` are this module's constants, never caller text.
+    Rows move in chunks of _MOVE_CHUNK, a transaction each: the chunk's rows that still match are
+    locked, then updated, so of two concurrent callers only one wins a given row. `predicate` and
+    `assignment` are this module's constants, never caller text.
 
-    `audit`: one record per call listing the ids won (`image_ids`). Rows move one per transaction
-    (see below), so no one transaction holds every winning UPDATE: the record goes into the last
-    candidate's transaction when that one wins (always so for one image), else into a transaction
-    of its own right after the last win; a call that won nothing records nothing.
+    `audit`: one record per call listing the ids won (`image_ids`), in the last chunk's transaction
+    when that chunk won a row (always so for one image), else in a transaction of its own right
+    after; a call that won nothing records nothing.
     """
     with db.transaction() as cur:
         hint = f" FORCE INDEX ({index})" if index else ""
@@ -377,30 +382,40 @@ def _requeue_where(
     if dry_run:
         return candidates
 
-    won: list[int] = []
+    won: set[int] = set()
 
-    def move(image_id: int, last: bool) -> bool:
-        def update(cur: Any) -> bool:
-            with counted(cur, [image_id]):
-                cur.execute(
-                    f"UPDATE images SET {assignment} WHERE id = %(id)s AND {predicate}",
-                    {**params, "id": image_id},
-                )
-                moved = cur.rowcount == 1
-            if not moved:
-                return False
+    def move(chunk: list[int], last: bool) -> set[int]:
+        def update(cur: Any) -> set[int]:
+            # The outer FOR UPDATE locks only `images` rows, in id order along the primary key;
+            # a subquery of the predicate reads `faces` without locks. (Row by row, the UPDATE's
+            # subquery took shared locks on faces, which could deadlock with a processor writing
+            # that image's outcome; and a full pass took a transaction per row: seconds.)
+            cur.execute(
+                f"SELECT id FROM images FORCE INDEX (PRIMARY) WHERE id IN %(chunk)s AND {predicate}"
+                " ORDER BY id FOR UPDATE",
+                {**params, "chunk": sorted(chunk)},
+            )
+            winners = {int(row["id"]) for row in cur.fetchall()}
+            if not winners:
+                return winners
+            with counted(cur, sorted(winners)):
+                cur.execute(f"UPDATE images SET {assignment} WHERE id IN %(ids)s", {"ids": sorted(winners)})
             if last and audit is not None:
-                audit.record(cur, image_ids=[*won, image_id])
-            return True
+                audit.record(cur, image_ids=[i for i in candidates if i in won or i in winners])
+            return winners
 
-        # The predicate's subqueries read faces with shared locks, which can deadlock with a
-        # processor writing that image's outcome; the conditional UPDATE is safe to repeat.
-        return bool(db.run_transaction(update))
+        # A deadlock or lock timeout rolls the chunk back whole; it is safe to run again.
+        return db.run_transaction(update)
 
-    for position, image_id in enumerate(candidates):
-        if move(image_id, last=position == len(candidates) - 1):
-            won.append(image_id)
-    if audit is not None and won and won[-1] != candidates[-1]:
+    chunks = [candidates[at : at + _MOVE_CHUNK] for at in range(0, len(candidates), _MOVE_CHUNK)]
+    recorded = False
+    for position, chunk in enumerate(chunks):
+        last = position == len(chunks) - 1
+        winners = move(chunk, last)
+        won |= winners
+        recorded = last and bool(winners)
+    ordered = [image_id for image_id in candidates if image_id in won]
+    if audit is not None and ordered and not recorded:
         with db.transaction() as cur:
-            audit.record(cur, image_ids=won)
-    return won
+            audit.record(cur, image_ids=ordered)
+    return ordered

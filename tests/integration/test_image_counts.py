@@ -7,13 +7,16 @@ row, which other tests' rows (and their raw SQL) must not disturb.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pymysql
 import pytest
 
+from kubeface.audit import AuditAction, AuditEntry
 from kubeface.db import Database
 from kubeface.images import (
     FINAL_STATUSES,
@@ -176,3 +179,34 @@ def test_the_upgrade_fills_the_counters_from_the_rows_already_there(mesh, empty_
         }
     finally:
         db.close()
+
+
+def test_two_passes_at_once_over_many_rows_move_each_row_once_and_record_it_once(own_db):
+    """A pass larger than a transaction's chunk (issue 15: a full pass of 1,000 rows per kind)."""
+    db = own_db(mysql_pool_size=6)
+    image_ids = sorted(p.image_id for p in insert_images(db, [f"many/{i}.jpg" for i in range(700)]))
+    with db.transaction() as cur:  # failed once, an hour ago: due at once with no backoff
+        cur.execute(
+            "UPDATE images SET status = 'FAILED', attempts = 1, finished_at = NOW(6) - INTERVAL 1 HOUR"
+        )
+    recount(db)
+    with ThreadPoolExecutor(2) as pool:
+        passes = list(
+            pool.map(
+                lambda _: requeue_failed_due(db, max_attempts=5, backoff_seconds=0, limit=1000), range(2)
+            )
+        )
+    assert sorted(passes[0] + passes[1]) == image_ids  # every row once: no row lost, none twice
+    assert _rows(db)[0]["QUEUED"] == 700
+    assert _counters(db) == _rows(db)
+
+    with db.transaction() as cur:
+        cur.execute("UPDATE images SET status = 'FAILED', finished_at = NOW(6)")
+    recount(db)
+    entry = AuditEntry(actor="ops", action=AuditAction.REQUEUE, target="images:FAILED")
+    won = requeue_with_status(db, ImageStatus.FAILED, limit=1000, audit=entry)
+    assert won == image_ids  # oldest first
+    with db.transaction() as cur:
+        cur.execute("SELECT details FROM audit_log WHERE target = 'images:FAILED'")
+        records = [json.loads(row["details"]) for row in cur.fetchall()]
+    assert [r["image_ids"] for r in records] == [image_ids]
