@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_FIRST_WAIT = 0.2  # seconds before the second attempt; each wait after doubles, up to 5 s
 
 
 def retry_at_start(
@@ -40,7 +41,16 @@ def retry_at_start(
     except Exception as exc:
         if not may_pass(exc):
             raise
-        log.warning("%s: not ready yet, retrying", what, extra={"attempt": 1, "cause": repr(exc)})
+        log.warning(
+            "%s: not ready yet, retrying",
+            what,
+            extra={"attempt": 1, "retry_in_seconds": _FIRST_WAIT, "cause": repr(exc)},
+        )
+        # Tenacity's first attempt follows at once: without this wait, a failed start was tried
+        # again immediately, and only then did the backoff begin.
+        _pause(stop)(_FIRST_WAIT)
+        if stop is not None and stop.is_set():
+            raise
     left = None if timeout_seconds is None else max(0.0, timeout_seconds - (time.monotonic() - started))
     return _retrying(what, left, stop)(step)
 
@@ -75,22 +85,19 @@ def _retrying(what: str, timeout_seconds: float | None, stop: threading.Event | 
 
     return Retrying(
         retry=retry_if_exception(may_pass),
-        wait=wait_exponential(multiplier=0.2, max=5),
+        wait=wait_exponential(multiplier=_FIRST_WAIT, max=5),
         stop=stop_any(*stops),
         before_sleep=log_wait,
-        sleep=_sleep if stop is None else _waiting_on(stop),
+        sleep=_pause(stop),
         reraise=True,
     )
 
 
-def _sleep(seconds: float) -> None:
-    threading.Event().wait(seconds)
-
-
-def _waiting_on(stop: threading.Event) -> Callable[[float], None]:
-    """A sleep that SIGTERM (`stop`) cuts short."""
+def _pause(stop: threading.Event | None) -> Callable[[float], None]:
+    """A sleep that SIGTERM (`stop`, when given) cuts short."""
+    event = stop or threading.Event()
 
     def pause(seconds: float) -> None:
-        stop.wait(seconds)
+        event.wait(seconds)
 
     return pause

@@ -60,4 +60,21 @@ def test_a_stopped_wait_raises_the_last_error():
     step = _Step(*[_down() for _ in range(100)])
     with pytest.raises(pymysql.err.OperationalError):
         retry_at_start(step, "database", stop=stop)
-    assert step.calls < 100
+    assert step.calls == 1
+
+
+def test_a_failed_first_attempt_is_followed_by_a_wait_not_a_second_attempt_at_once(monkeypatch):
+    events: list[str] = []
+    step = _Step(_down(), _down())
+
+    def call() -> str:
+        events.append("attempt")
+        return step()
+
+    def wait(self: threading.Event, seconds: float | None = None) -> bool:
+        events.append("wait")
+        return self.is_set()
+
+    monkeypatch.setattr(threading.Event, "wait", wait)
+    assert retry_at_start(call, "database", timeout_seconds=30) == "ready"
+    assert events == ["attempt", "wait", "attempt", "wait", "attempt"]
