@@ -61,6 +61,12 @@ else
 say "building dlib with CUDA (sm_90, $jobs jobs)"
 rm -rf /tmp/dlib-src /tmp/dlib-wheel && mkdir -p /tmp/dlib-src
 tar -xzf "$carry"/dlib-20.0.1.tar.gz -C /tmp/dlib-src
+# No image codecs, GUI or sqlite in dlib (setup.py hands every DLIB_* variable to CMake): the
+# recognizer decodes with OpenCV and Pillow, and dlib's own libpng/libjpeg in the same process as
+# OpenCV's were the first suspect for the crashes the first CUDA build had (free(): invalid pointer
+# in cv2.resize; a segfault importing dlib after numpy).
+export DLIB_PNG_SUPPORT=OFF DLIB_JPEG_SUPPORT=OFF DLIB_GIF_SUPPORT=OFF DLIB_WEBP_SUPPORT=OFF \
+    DLIB_JXL_SUPPORT=OFF DLIB_NO_GUI_SUPPORT=ON DLIB_LINK_WITH_SQLITE3=OFF
 if ! DLIB_USE_CUDA=1 DLIB_USE_BLAS=OFF DLIB_USE_LAPACK=OFF CUDAARCHS=${CUDAARCHS:-90} CMAKE_BUILD_PARALLEL_LEVEL=$jobs \
     $python -m pip wheel -v --no-build-isolation --no-deps --no-index -w /tmp/dlib-wheel /tmp/dlib-src/dlib-20.0.1 \
     >"$out/build.log" 2>&1; then
@@ -70,8 +76,11 @@ fi
 grep -E "DLIB WILL|CUDNN" "$out/build.log" | sort -u | head -10 || true
 $python -m pip install -q --no-index --no-deps --target /tmp/dlib-cuda /tmp/dlib-wheel/dlib-*.whl
 fi
-PYTHONPATH=/tmp/dlib-cuda:/tmp/site $python -c 'import dlib, numpy; print("numpy", numpy.__version__, "dlib", dlib.__version__, "CUDA", dlib.DLIB_USE_CUDA, "devices", dlib.cuda.get_num_devices())' \
-    || say "importing numpy, then the CUDA dlib, failed"
+# Each import order in a process of its own: a crash names the order that crashes.
+for order in "dlib, numpy" "numpy, dlib" "cv2, dlib" "dlib, cv2"; do
+    PYTHONPATH=/tmp/dlib-cuda:/tmp/site $python -c "import $order, dlib; print('$order: dlib', dlib.__version__, 'CUDA', dlib.DLIB_USE_CUDA, 'devices', dlib.cuda.get_num_devices())" \
+        || say "importing $order with the CUDA dlib failed (exit $?)"
+done
 PYTHONPATH=/tmp/dlib-cpu:/tmp/site $python -c 'import numpy, dlib; print("CPU dlib", dlib.__version__)' || say "the CPU dlib failed"
 
 
