@@ -65,6 +65,19 @@ def connect(settings: Settings, **options: Any) -> Connection:
         raise refusal from exc
 
 
+def refuse_bad_tls_now(settings: Settings) -> None:
+    """Raise DatabaseTlsError at once when MySQL is up and refuses this process's TLS.
+
+    For the HTTP services, which wait for MySQL inside uvicorn's lifespan: an error there ends the
+    process too, but as a logged traceback, where this one line reaches the kubeface CLI. Any other
+    error is MySQL not up yet, which the lifespan's wait_until_reachable waits out.
+    """
+    try:
+        connect(settings).close()
+    except pymysql.err.Error as exc:
+        log.info("MySQL not reachable yet; the service waits for it", extra={"cause": repr(exc)})
+
+
 class Database:
     """A bounded pool of connections; `with db.transaction() as cur:` commits or rolls back."""
 

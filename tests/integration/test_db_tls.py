@@ -18,7 +18,7 @@ import pytest
 from kubeface.db import Database, connect
 from kubeface.db_tls import DatabaseTlsError
 from kubeface.settings import Settings
-from tests.servers import base_env, kubeface_argv, mysql_root, start_mariadb
+from tests.servers import base_env, free_port, kubeface_argv, mysql_root, start_mariadb
 from tests.tls import Pki, TlsStrippingProxy, make_pki
 
 PASSWORD = "tls-test-secret"
@@ -151,14 +151,17 @@ def test_migrate_connects_with_the_client_certificate_like_every_connection(tls_
     assert tables.strip() == "images"
 
 
-@pytest.mark.parametrize("command", [("status",), ("migrate",)])
-def test_a_command_refused_by_verification_says_which_setting_in_one_line(
-    tls_server: TlsServer, command: tuple[str, ...]
+@pytest.mark.parametrize("command", ["status", "migrate", "receiver", "frontend", "processor", "cluster"])
+def test_a_command_or_service_refused_by_verification_stops_in_one_line_naming_the_setting(
+    tls_server: TlsServer, command: str
 ) -> None:
     settings = tls_server.settings(mysql_ssl_ca=tls_server.pki.other_ca)
-    run = subprocess.run(
-        kubeface_argv(*command), env=tls_server.env(settings), capture_output=True, text=True, timeout=120
-    )
+    ports = {
+        name: str(free_port())
+        for name in ("RECEIVER_PORT", "FRONTEND_PORT", "PROCESSOR_METRICS_PORT", "CLUSTER_METRICS_PORT")
+    }
+    env = {**tls_server.env(settings), **ports, "RECEIVER_PROCESSES": "1"}
+    run = subprocess.run(kubeface_argv(command), env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
