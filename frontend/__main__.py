@@ -7,6 +7,7 @@ import logging
 import uvicorn
 
 from frontend.app import create_app
+from kubeface.db import refuse_bad_tls_now
 from kubeface.graceful import NotifyingServer
 from kubeface.logs import configure_logging
 from kubeface.settings import Settings, load_settings
@@ -36,6 +37,7 @@ def run(settings: Settings) -> None:
 def main() -> None:
     settings = load_settings()
     configure_logging("frontend", settings.log_level)
+    refuse_bad_tls_now(settings)
     run(settings)
 
 

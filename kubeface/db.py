@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import pymysql
 import pymysql.cursors
 
 from kubeface import schema
+from kubeface.db_tls import tls_arguments, tls_refusal
 from kubeface.settings import Settings
 from kubeface.startup import retry_at_start
 
@@ -32,35 +32,50 @@ T = TypeVar("T")
 RETRYABLE_ERRORS = frozenset({1213, 1205})
 
 
-def connect(settings: Settings) -> Connection:
-    """Open one connection with dict rows and explicit transactions."""
-    return pymysql.connect(
-        host=settings.mysql_host,
-        port=settings.mysql_port,
-        user=settings.mysql_user,
-        password=settings.mysql_password.get_secret_value(),
-        database=settings.mysql_database,
-        charset="utf8mb4",
-        cursorclass=pymysql.cursors.DictCursor,
-        autocommit=False,
-        connect_timeout=5,
-        read_timeout=30,
-        write_timeout=30,
-        # Elsewhere pymysql's default: TLS when the server offers it, unverified. Its setup loads
-        # the system's CA bundle for a context that verifies nothing: 20-40 ms per connection,
-        # a tenth of `kubeface status` (issue 15), for no protection on this machine's loopback.
-        ssl_disabled=on_this_machine(settings.mysql_host),
-    )
+def connection_arguments(settings: Settings) -> dict[str, Any]:
+    """pymysql's arguments for the settings' server, account and TLS: the one place every
+    connection (services, CLI, migrations) takes them from."""
+    return {
+        "host": settings.mysql_host,
+        "port": settings.mysql_port,
+        "user": settings.mysql_user,
+        "password": settings.mysql_password.get_secret_value(),
+        "database": settings.mysql_database,
+        "charset": "utf8mb4",
+        "connect_timeout": 5,
+        **tls_arguments(settings),
+    }
 
 
-def on_this_machine(host: str) -> bool:
-    """Whether MYSQL_HOST is this machine's loopback, which nobody else can listen to."""
-    if host.lower() == "localhost":
-        return True
+def connect(settings: Settings, **options: Any) -> Connection:
+    """Open one connection, by default with dict rows and explicit transactions; a TLS failure
+    raises DatabaseTlsError, which says which setting to change."""
+    defaults = {
+        "cursorclass": pymysql.cursors.DictCursor,
+        "autocommit": False,
+        "read_timeout": 30,
+        "write_timeout": 30,
+    }
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        return pymysql.connect(**connection_arguments(settings), **{**defaults, **options})
+    except pymysql.err.OperationalError as exc:
+        refusal = tls_refusal(exc, settings)
+        if refusal is None:
+            raise
+        raise refusal from exc
+
+
+def refuse_bad_tls_now(settings: Settings) -> None:
+    """Raise DatabaseTlsError at once when MySQL is up and refuses this process's TLS.
+
+    For the HTTP services, which wait for MySQL inside uvicorn's lifespan: an error there ends the
+    process too, but as a logged traceback, where this one line reaches the kubeface CLI. Any other
+    error is MySQL not up yet, which the lifespan's wait_until_reachable waits out.
+    """
+    try:
+        connect(settings).close()
+    except pymysql.err.Error as exc:
+        log.info("MySQL not reachable yet; the service waits for it", extra={"cause": repr(exc)})
 
 
 class Database:

@@ -22,6 +22,7 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kubeface.db import Database
+from kubeface.db_tls import DatabaseTlsError
 from kubeface.process_group import METRICS_DIR_ENV
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,10 @@ def install_probes(app: FastAPI, database: Callable[[Request], Database]) -> Non
         try:
             with database(request).transaction() as cur:
                 cur.execute("SELECT 1")
+        except DatabaseTlsError as exc:
+            # A setting to change (kubeface/db_tls.py): say which, for `kubectl describe`.
+            log.warning("not ready: %s", exc)
+            return JSONResponse({"status": "database TLS refused", "cause": str(exc)}, status_code=503)
         except pymysql.err.Error as exc:
             log.warning("not ready: database unreachable: %s", exc)
             return JSONResponse({"status": "database unreachable"}, status_code=503)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import quote
+from typing import Any
 
 import pymysql
+import pymysql.cursors
 from pymysql.constants import ER
-from yoyo import get_backend
+from yoyo.backends.core.mysql import MySQLBackend
+from yoyo.connections import DatabaseURI
+from yoyo.migrations import default_migration_table
 
-from kubeface.db import Database, connect
+from kubeface.db import Connection, Database, connect
 from kubeface.schema import shipped_migrations
 from kubeface.settings import Settings
 
@@ -26,14 +29,7 @@ LOCK_POLL_SECONDS = 10
 def apply_migrations(settings: Settings) -> list[str]:
     """Apply every pending migration; return the ids that were applied."""
     Database(settings).wait_until_reachable(MYSQL_WAIT_SECONDS, require_schema=False)
-    url = "mysql://{user}:{password}@{host}:{port}/{db}".format(
-        user=quote(settings.mysql_user, safe=""),
-        password=quote(settings.mysql_password.get_secret_value(), safe=""),
-        host=settings.mysql_host,
-        port=settings.mysql_port,
-        db=settings.mysql_database,
-    )
-    backend = get_backend(url)
+    backend = _yoyo_backend(settings)
     migrations = shipped_migrations(settings.migrations_dir)
     with _migration_lock(settings):
         pending = backend.to_apply(migrations)
@@ -42,6 +38,32 @@ def apply_migrations(settings: Settings) -> list[str]:
     applied = [m.id for m in pending]
     log.info("migrations applied", extra={"applied": applied, "pending_before": len(pending)})
     return applied
+
+
+def _yoyo_backend(settings: Settings) -> Any:
+    """yoyo's MySQL backend, connecting as every other connection does (kubeface.db.connect: the
+    same account and TLS), not by a URL of its own, which would carry neither TLS mode nor CA."""
+
+    class Backend(MySQLBackend):  # type: ignore[misc]  # yoyo ships no types
+        def connect(self, dburi: object) -> Connection:
+            # yoyo reads rows as tuples; a migration may run longer than a query's read timeout.
+            return connect(
+                settings, cursorclass=pymysql.cursors.Cursor, read_timeout=None, write_timeout=None
+            )
+
+    # The URI only names the database for yoyo (a cache key, its logs); it holds no password.
+    uri = DatabaseURI(
+        "mysql",
+        settings.mysql_user,
+        None,
+        settings.mysql_host,
+        settings.mysql_port,
+        settings.mysql_database,
+        {},
+    )
+    backend = Backend(uri, default_migration_table)
+    backend.init_database()
+    return backend
 
 
 @contextmanager

@@ -9,9 +9,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from kubeface.cpus import usable_cpus
+from kubeface.db_tls import MysqlSslMode, check_tls_settings
 from kubeface.image_limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
 # Values that are fine on a laptop and must never reach production.
@@ -96,6 +105,15 @@ class Settings(BaseModel):
     mysql_user: str = "kubeface"
     mysql_password: SecretStr = SecretStr("kubeface")
     mysql_pool_size: int = Field(default=8, ge=1)
+    # TLS to MySQL, named as the MySQL client's --ssl-mode/--ssl-ca/--ssl-cert/--ssl-key
+    # (kubeface/db_tls.py). preferred: TLS when the server offers it, unverified, and none on this
+    # machine's loopback; required: TLS or no connection; verify_ca: and the server's certificate
+    # chains to MYSQL_SSL_CA; verify_identity: and names MYSQL_HOST. The CA is required by, and
+    # only allowed with, the verify modes; the client certificate only with modes that always use TLS.
+    mysql_ssl_mode: MysqlSslMode = MysqlSslMode.PREFERRED
+    mysql_ssl_ca: Path | None = None
+    mysql_ssl_cert: Path | None = None  # PEM; holds the key too unless MYSQL_SSL_KEY is set
+    mysql_ssl_key: Path | None = None
 
     nsqd_http_address: str = "127.0.0.1:4151"
     # Comma-separated in the environment.
@@ -250,6 +268,22 @@ class Settings(BaseModel):
     def _auto_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip().lower() in ("", "auto") else value
 
+    @field_validator("mysql_ssl_mode", mode="before")
+    @classmethod
+    def _ssl_mode_any_case(cls, value: object) -> object:
+        # As the MySQL client writes them: VERIFY_IDENTITY.
+        return value.strip().lower().replace("-", "_") if isinstance(value, str) else value
+
+    @field_validator("mysql_ssl_ca", "mysql_ssl_cert", "mysql_ssl_key", mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_mysql_tls(self) -> Settings:
+        check_tls_settings(self.mysql_ssl_mode, self.mysql_ssl_ca, self.mysql_ssl_cert, self.mysql_ssl_key)
+        return self
+
     @field_validator("nsqlookupd_http_addresses", mode="before")
     @classmethod
     def _split_addresses(cls, value: object) -> object:
@@ -341,7 +375,26 @@ class Settings(BaseModel):
         return self.image_root.expanduser().resolve()
 
 
+class SettingsError(ValueError):
+    """Wrong settings, in one line naming each variable and what to do, without their values
+    (pydantic's own message repeats the input, passwords included)."""
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings once, in a process's main(); `overrides` are field values of each
-    field's own type, which pydantic checks."""
-    return Settings(**overrides)
+    field's own type, which pydantic checks. Wrong ones raise SettingsError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_invalid(exc)) from exc
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line for all of a ValidationError's problems: `NAME: why` (a check of several settings
+    names them itself)."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        why = error["msg"].removeprefix("Value error, ")
+        where = error["loc"][0] if error["loc"] else None
+        problems.append(f"{str(where).upper()}: {why}" if where is not None else why)
+    return "invalid settings: " + "; ".join(problems)

@@ -7,6 +7,7 @@ import sys
 
 import uvicorn
 
+from kubeface.db import refuse_bad_tls_now
 from kubeface.graceful import NotifyingServer
 from kubeface.logs import configure_logging
 from kubeface.process_group import run_process_group, shared_listening_socket
@@ -46,6 +47,7 @@ def _child(settings: Settings, index: int) -> None:
 def main() -> None:
     settings = load_settings()
     configure_logging("receiver", settings.log_level)
+    refuse_bad_tls_now(settings)
     processes = settings.resolved_receiver_processes
     if processes > 1:
         # One process answers about 1,000 posts/s, its event loop busy with Python per request.

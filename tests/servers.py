@@ -93,7 +93,10 @@ class ServerProcess:
             return ""
 
 
-def start_mariadb(workdir: Path, log_dir: Path) -> tuple[ServerProcess, int, Path]:
+def start_mariadb(
+    workdir: Path, log_dir: Path, extra_args: tuple[str, ...] = ()
+) -> tuple[ServerProcess, int, Path]:
+    """A fresh MariaDB on a free loopback port; `extra_args` are more mariadbd options."""
     datadir, sock = workdir / "data", workdir / "mysqld.sock"
     user = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
     subprocess.run(
@@ -123,6 +126,7 @@ def start_mariadb(workdir: Path, log_dir: Path) -> tuple[ServerProcess, int, Pat
             "--innodb-flush-log-at-trx-commit=2",
             "--innodb-buffer-pool-size=128M",
             "--max-connections=500",
+            *extra_args,
         ],
         log_dir,
     ).start()

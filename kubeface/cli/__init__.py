@@ -78,12 +78,18 @@ def main(argv: list[str] | None = None) -> None:
     import pymysql
 
     from kubeface.cli.common import FAILED, CommandError, say
+    from kubeface.db_tls import DatabaseTlsError
+    from kubeface.settings import SettingsError
 
     try:
         sys.exit(args.func(args))
     except CommandError as exc:
         say(f"error: {exc}")
         sys.exit(exc.code)
+    except (SettingsError, DatabaseTlsError) as exc:
+        # A setting to change, not a bug: one line that names it, no traceback (services too).
+        say(f"error: {exc}")
+        sys.exit(FAILED)
     except pymysql.err.OperationalError as exc:
         # A dependency is down: say which, without a traceback, and fail for cron to notice.
         say(f"error: {exc}")
