@@ -1,8 +1,10 @@
 """Synthetic rows for the scale section: bulk SQL from MariaDB's Sequence engine, not posts.
 
 `images` row n (id n) is `YYYY/MM/DD/img_NNNNNNN.jpg`, taken 2 s after row n-1 from EPOCH,
-so newer ids are newer photos. Its status comes from n mod 100 (STATUS_MIX); PROCESSED and PENDING
-rows have one face each, a PROCESSED one naming one of `people` synthetic people. QUEUED and
+so newer ids are newer photos. Its status comes from n mod 100 (STATUS_MIX); PROCESSED rows have
+one face each, naming one of `people` synthetic people; of the PENDING rows, the first
+NO_FACE_PENDING of every 100 rows have no face ("no face found": the retry pass after an enrolment
+must not read them again and again), the others one face that matched nobody. QUEUED and
 PROCESSING rows are all years old, so the retry job has stale work. Growing the table adds rows
 after the last one; nothing is refilled.
 """
@@ -17,6 +19,8 @@ import pymysql
 
 # (status, rows out of every 100): mostly final, some FAILED, a few stuck in the queue.
 STATUS_MIX = [("PROCESSED", 60), ("PENDING", 30), ("FAILED", 5), ("QUEUED", 3), ("PROCESSING", 2)]
+# Of every 100 rows, this many are PENDING with no face (the first of the PENDING share).
+NO_FACE_PENDING = 10
 CHUNK = 100_000  # rows per INSERT ... SELECT: one statement, one commit
 PEOPLE_PREFIX = "scale-person-"
 # Well in the past, so that every QUEUED and PROCESSING row is stale (10M rows span 231 days).
@@ -27,6 +31,11 @@ def image_path(n: int) -> str:
     """The path row n gets (what the SQL below computes), for the searches the bench times."""
     taken = EPOCH + timedelta(seconds=2 * n)
     return f"{taken:%Y/%m/%d}/img_{n:07d}.jpg"
+
+
+def _pending_from() -> int:
+    """The first n mod 100 of the PENDING share."""
+    return sum(share for status, share in STATUS_MIX[: [s for s, _ in STATUS_MIX].index("PENDING")])
 
 
 def _status_case() -> str:
@@ -46,31 +55,38 @@ SELECT seq, {_status_case()} AS status,
 FROM seq_{{first}}_to_{{last}}
 """
 
-_INSERT_IMAGES = """
+# A PENDING row of the first NO_FACE_PENDING of every 100 rows has no face (`has_faces` 0).
+_NO_FACE = f"(status = 'PENDING' AND seq MOD 100 < {_pending_from() + NO_FACE_PENDING})"
+
+_INSERT_IMAGES = f"""
 INSERT INTO images (id, path, path_hash, status, person_id, detail, attempts, created_at, queued_at,
-                    started_at, finished_at, updated_at, decode_ms, detect_ms, encode_ms, match_ms)
+                    started_at, finished_at, updated_at, has_faces, decode_ms, detect_ms, encode_ms,
+                    match_ms)
 SELECT seq, path, UNHEX(SHA2(path, 256)), status,
        IF(status = 'PROCESSED', %(person0)s + 1 + seq MOD %(people)s, NULL),
-       CASE status WHEN 'PENDING' THEN 'no known person matched'
-                   WHEN 'FAILED' THEN 'INVALID_ARGUMENT: not a readable image' END,
+       CASE WHEN {_NO_FACE} THEN 'no face found'
+            WHEN status = 'PENDING' THEN 'no known person matched'
+            WHEN status = 'FAILED' THEN 'INVALID_ARGUMENT: not a readable image' END,
        IF(status = 'QUEUED', 0, 1), ts, ts,
        IF(status = 'QUEUED', NULL, ts + INTERVAL 1 SECOND),
        IF(status IN ('QUEUED', 'PROCESSING'), NULL, ts + INTERVAL 2 SECOND),
        ts + INTERVAL 2 SECOND,
+       CASE WHEN status IN ('QUEUED', 'PROCESSING') THEN NULL WHEN status = 'FAILED' OR {_NO_FACE} THEN 0
+            ELSE 1 END,
        IF(status IN ('PROCESSED', 'PENDING'), 9.0, NULL), IF(status IN ('PROCESSED', 'PENDING'), 100.0, NULL),
        IF(status IN ('PROCESSED', 'PENDING'), 40.0, NULL), IF(status IN ('PROCESSED', 'PENDING'), 0.2, NULL)
-FROM ({rows}) AS r
+FROM ({{rows}}) AS r
 """
 
-# One face per recognised-or-unknown image: a PROCESSED face names its image's person; a
-# PENDING face is nobody's, its nearest person too far.
+# One face per image flagged with faces: a PROCESSED face names its image's person; a PENDING
+# face is nobody's, its nearest person too far.
 _INSERT_FACES = """
 INSERT INTO faces (image_id, box_top, box_right, box_bottom, box_left, person_id, distance,
                    nearest_person_id, nearest_distance, runner_up_person_id, margin)
 SELECT id, 40, 140, 140, 40, person_id, IF(person_id IS NULL, NULL, 0.4),
        %(person0)s + 1 + id MOD %(people)s, IF(person_id IS NULL, 0.7, 0.4),
        %(person0)s + 1 + (id + 1) MOD %(people)s, 0.2
-FROM images WHERE id BETWEEN %(first)s AND %(last)s AND status IN ('PROCESSED', 'PENDING')
+FROM images WHERE id BETWEEN %(first)s AND %(last)s AND has_faces = 1
 """
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from kubeface.audit import AuditEntry
 from kubeface.db import Database
 from kubeface.images.counts import count_inserted, counted
+from kubeface.images.face_flags import fill_pending_face_flags
 from kubeface.images.status import ImageStatus
 
 DETAIL_MAX = 1024
@@ -165,9 +166,9 @@ def complete_image(
     with db.transaction() as cur, counted(cur, [claim.image_id]):
         cur.execute(
             "UPDATE images SET status = %s, person_id = %s, detail = %s, claim_token = NULL,"
-            " finished_at = NOW(6), decode_ms = %s, detect_ms = %s, encode_ms = %s, match_ms = %s"
-            " WHERE id = %s AND status = 'PROCESSING' AND claim_token = %s",
-            (status.value, person_id, _clip(detail), *steps, claim.image_id, claim.token),
+            " finished_at = NOW(6), has_faces = %s, decode_ms = %s, detect_ms = %s, encode_ms = %s,"
+            " match_ms = %s WHERE id = %s AND status = 'PROCESSING' AND claim_token = %s",
+            (status.value, person_id, _clip(detail), bool(faces), *steps, claim.image_id, claim.token),
         )
         if cur.rowcount != 1:
             return False
@@ -238,12 +239,9 @@ _PROCESSING_STALE = "status = 'PROCESSING' AND started_at < NOW(6) - INTERVAL %(
 _QUEUED_STALE = "status = 'QUEUED' AND queued_at < NOW(6) - INTERVAL %(lease_us)s MICROSECOND"
 # PENDING with faces, finished before the latest enrolment (read first, so that it bounds the
 # index range: as a subquery it did not, and a pass with nothing due walked every PENDING row):
-# the new person may be in them. A face is looked up per row: as EXISTS, MariaDB turned it into
-# a semi-join that read every row of `faces` first (issue 15: seconds at a million rows).
-_PENDING_BEFORE_ENROLMENT = (
-    "status = 'PENDING' AND finished_at < %(enrolled_at)s"
-    " AND (SELECT f.id FROM faces f WHERE f.image_id = images.id LIMIT 1) IS NOT NULL"
-)
+# the new person may be in them. Faces by the row's own flag (migration 0010), not a look-up in
+# `faces`: rows with no face stayed in the range for good and every pass read them all again.
+_PENDING_BEFORE_ENROLMENT = "status = 'PENDING' AND has_faces = 1 AND finished_at < %(enrolled_at)s"
 _FINAL_IMAGE = "status IN ('PROCESSED', 'PENDING', 'FAILED') AND id = %(image_id)s"
 _WITH_STATUS = "status = %(status)s"
 _BACK_TO_QUEUE = "status = 'QUEUED', claim_token = NULL, queued_at = NOW(6)"
@@ -316,15 +314,23 @@ def requeue_stale_queued(
 def requeue_pending_after_enrolment(
     db: Database, *, limit: int, dry_run: bool = False, audit: AuditEntry | None = None
 ) -> list[int]:
-    """PENDING rows with faces, finished before the latest enrolment."""
+    """PENDING rows with faces, finished before the latest enrolment.
+
+    First the flag of up to `limit` PENDING rows an older version finished is filled (not in a
+    dry run, which writes nothing): see kubeface/images/face_flags.py.
+    """
     with db.transaction() as cur:
+        # One entry of ix_person_images_created (0010): without it, the whole gallery was read.
         cur.execute("SELECT MAX(created_at) AS enrolled_at FROM person_images")
         row = cur.fetchone()
     if row is None or row["enrolled_at"] is None:
         return []  # nobody enrolled: no image can match anyone new
+    if not dry_run:
+        fill_pending_face_flags(db, limit)
     params = {"limit": limit, "enrolled_at": row["enrolled_at"]}
-    # Oldest finished first, along ix_images_status_finished: the rows re-identified since the
-    # enrolment leave the range, so a pass reads its batch, not every PENDING row (by id it did).
+    # Oldest finished first, along (status, has_faces, finished_at): the rows re-identified since
+    # the enrolment leave the range and rows with no face were never in it, so a pass reads its
+    # batch, not every PENDING row.
     return _requeue_where(
         db,
         _PENDING_BEFORE_ENROLMENT,
@@ -333,7 +339,7 @@ def requeue_pending_after_enrolment(
         dry_run=dry_run,
         audit=audit,
         order="finished_at",
-        index="ix_images_status_finished",
+        index="ix_images_status_faces_finished",
     )
 
 
@@ -386,10 +392,11 @@ def _requeue_where(
 
     def move(chunk: list[int], last: bool) -> set[int]:
         def update(cur: Any) -> set[int]:
-            # The outer FOR UPDATE locks only `images` rows, in id order along the primary key;
-            # a subquery of the predicate reads `faces` without locks. (Row by row, the UPDATE's
-            # subquery took shared locks on faces, which could deadlock with a processor writing
-            # that image's outcome; and a full pass took a transaction per row: seconds.)
+            # The FOR UPDATE locks only `images` rows, in id order along the primary key, and
+            # re-checks the predicate on the rows as locked (the latest committed: `has_faces`
+            # too). No predicate reads `faces`: a subquery there took shared locks that could
+            # deadlock with a processor writing that image's outcome. (Row by row, a full pass
+            # took a transaction per row: seconds.)
             cur.execute(
                 f"SELECT id FROM images FORCE INDEX (PRIMARY) WHERE id IN %(chunk)s AND {predicate}"
                 " ORDER BY id FOR UPDATE",

@@ -31,6 +31,7 @@ from kubeface.images import (
     status_counts,
 )
 from kubeface.images.counts import recount
+from kubeface.images.face_flags import fill_face_flags
 from kubeface.people import EnrolledImage, create_person
 
 pytestmark = pytest.mark.mesh
@@ -86,6 +87,8 @@ def _fill(db: Database, person_id: int) -> None:
         cur.execute("ANALYZE TABLE images, faces")
         cur.fetchall()
     recount(db)
+    with db.connection() as conn:  # what migration 0010 does for rows written without the flag
+        fill_face_flags(conn)
 
 
 READS: dict[str, Callable[[Database], Any]] = {

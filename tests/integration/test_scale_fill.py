@@ -10,7 +10,7 @@ import json
 
 import pymysql
 
-from bench.scale_fill import STATUS_MIX, add_people, grow_images, image_path
+from bench.scale_fill import NO_FACE_PENDING, STATUS_MIX, add_people, grow_images, image_path
 
 TESTS_ACCOUNT = {"MYSQL_USER": "kubeface", "MYSQL_PASSWORD": "test-secret"}
 
@@ -40,7 +40,22 @@ def test_fill_makes_the_rows_and_status_mix_asked_and_grows_without_refilling(me
         }
         assert counts == {status: share * 10 for status, share in STATUS_MIX}
         faces = _one(conn, "SELECT COUNT(*) AS n, COUNT(person_id) AS named FROM faces")
-        assert faces == {"n": 900, "named": 600}  # PROCESSED and PENDING rows; PROCESSED ones named
+        pending_faced = (dict(STATUS_MIX)["PENDING"] - NO_FACE_PENDING) * 10
+        assert faces == {"n": 600 + pending_faced, "named": 600}  # PROCESSED ones named
+        flags = _all(
+            conn,
+            "SELECT status, has_faces, detail, COUNT(*) AS n, SUM(EXISTS (SELECT 1 FROM faces f"
+            " WHERE f.image_id = i.id)) AS faced FROM images i GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        )
+        # Each row's flag says what `faces` holds for it; the rows with no outcome have none.
+        assert [(r["status"], r["has_faces"], r["detail"], r["n"], r["faced"]) for r in flags] == [
+            ("QUEUED", None, None, 30, 0),
+            ("PROCESSING", None, None, 20, 0),
+            ("PROCESSED", 1, None, 600, 600),
+            ("PENDING", 0, "no face found", NO_FACE_PENDING * 10, 0),
+            ("PENDING", 1, "no known person matched", pending_faced, pending_faced),
+            ("FAILED", 0, "INVALID_ARGUMENT: not a readable image", 50, 0),
+        ]
         wrong = _one(
             conn,
             "SELECT COUNT(*) AS n FROM images i JOIN faces f ON f.image_id = i.id"
@@ -59,7 +74,7 @@ def test_fill_makes_the_rows_and_status_mix_asked_and_grows_without_refilling(me
         assert _one(conn, "SELECT path, updated_at FROM images WHERE id = 42") == before
         for n in (1, 42, 2_500):
             assert _one(conn, "SELECT path FROM images WHERE id = %s", (n,))["path"] == image_path(n)
-        assert _one(conn, "SELECT COUNT(*) AS n FROM faces")["n"] == 2_250
+        assert _one(conn, "SELECT COUNT(*) AS n FROM faces")["n"] == 2_000
     finally:
         conn.close()
 
