@@ -77,12 +77,14 @@ def test_a_dry_run_records_nothing_and_logs_one_line_of_counts(
     }
 
 
-def test_a_pass_logs_each_image_it_requeued(
+def test_a_pass_logs_each_image_it_requeued_in_one_line_per_reason(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level("INFO", logger=retry.__name__):
-        _run(monkeypatch, failed=[7, 9])
-    assert [(r.getMessage(), r.image_id) for r in caplog.records] == [  # type: ignore[attr-defined]
-        ("image re-queued", 7),
-        ("image re-queued", 9),
-    ]
+        _run(monkeypatch, failed=list(range(1, 1001)))
+    [line] = caplog.records
+    assert (line.getMessage(), line.reason, line.image_ids) == (  # type: ignore[attr-defined]
+        "images re-queued",
+        "failed",
+        list(range(1, 1001)),
+    )
