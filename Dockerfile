@@ -48,7 +48,12 @@ RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 # dlib's CMake sets DLIB_USE_CUDA=ON by default and drops it only when it cannot find CUDA
 # and cuDNN (both in this base); the import check fails the build if it fell back to CPU.
-RUN pip install --no-binary dlib dlib==20.0.1 \
+# No image codecs, GUI or sqlite in dlib (its setup.py hands DLIB_* variables to CMake): the
+# recognizer decodes with Pillow, and dlib's own libpng/libjpeg beside OpenCV's are the first
+# suspect for the crashes of the first CUDA build (README, GPU); tools/gpu-bench.sh builds alike.
+RUN DLIB_PNG_SUPPORT=OFF DLIB_JPEG_SUPPORT=OFF DLIB_GIF_SUPPORT=OFF DLIB_WEBP_SUPPORT=OFF \
+    DLIB_JXL_SUPPORT=OFF DLIB_NO_GUI_SUPPORT=ON DLIB_LINK_WITH_SQLITE3=OFF \
+    pip install --no-binary dlib dlib==20.0.1 \
  && python -c "import dlib, sys; sys.exit(0 if dlib.DLIB_USE_CUDA else 'dlib was built without CUDA')"
 WORKDIR /src
 COPY pyproject.toml ./
