@@ -16,6 +16,7 @@ from prometheus_client import Counter
 
 from frontend.thumbnail_cache import ThumbnailCache
 from kubeface.image_files import ImageFileError, ImageFiles
+from kubeface.image_formats import open_picture
 from kubeface.image_limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from kubeface.orientation import decode_upright, upright_size
 from kubeface.paths import PathRejected, resolve_image_path
@@ -100,15 +101,15 @@ class Thumbnailer:
         """The upright picture's width and height (the recognizer's boxes' frame), from the header only."""
         try:
             with self._files.open(resolve_image_path(self._files.root, relative_path)) as stream:
-                with Image.open(stream) as img:
+                with open_picture(stream) as img:  # no pixel limit: only the header is read
                     return upright_size(img, relative_path)
         except (PathRejected, ImageFileError, *_PIL_ERRORS) as exc:
             raise PreviewUnavailable(str(exc)) from exc
 
     def _render(self, stream, target: Path | io.BytesIO, max_side: int, name: str) -> None:
         try:
-            with Image.open(stream) as img:
-                self._files.check_pixels(*img.size)  # a bomb is refused before anything is decoded
+            # A bomb is refused from its header, before anything is decoded.
+            with self._files.open_picture(stream) as img:
                 img.draft("RGB", (max_side, max_side))  # JPEG: decode at 1/2 to 1/8 scale
                 width, height = img.size  # what will be decoded, after the draft
                 self._files.check_pixels(width, height, self._budget.total)

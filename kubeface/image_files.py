@@ -17,14 +17,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
+from kubeface.image_formats import open_picture, pixels_to_decode
 from kubeface.image_limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from kubeface.paths import ImagePath
 from kubeface.recognition_errors import ImageMissing, ImageUnusable
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
+    from PIL import ImageFile
 
 
 # O_NONBLOCK: open() on a FIFO returns at once instead of waiting for a writer (fstat then
@@ -96,6 +98,17 @@ class ImageFiles:
             raise
         with io.BufferedReader(raw) as stream:
             yield stream
+
+    def open_picture(self, stream: IO[bytes]) -> ImageFile.ImageFile:
+        """The picture in a file `open` gave, its header read and checked against `max_pixels`
+        before anything is decoded (ImageFileRefused); PIL's errors for a file that is no picture."""
+        img = open_picture(stream)
+        try:
+            self.check_pixels(*pixels_to_decode(img, stream))
+        except BaseException:
+            img.close()
+            raise
+        return img
 
     def check_pixels(self, width: int, height: int, limit: int | None = None) -> None:
         """Refuse an image whose header claims more than `limit` (default `max_pixels`) pixels."""

@@ -15,17 +15,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubeface.image_formats import FTYP_HEAD_BYTES, iso_bmff_type
+
 UPLOADS_DIR = "uploads"
 TEMP_PREFIX = ".upload-"
 INCOMING_DIR = ".incoming"
 # A temporary file untouched this long belongs to no live upload: a body that slow would have
 # been cut off by the server's timeouts long before.
 ABANDONED_AFTER_SECONDS = 3600.0
-# The longest signature below (WebP: "RIFF" + size + "WEBP").
+# The longest fixed signature below (WebP: "RIFF" + size + "WEBP"): fewer bytes are no image.
 SNIFF_BYTES = 12
+# HEIC and AVIF name their codec in the ftyp box's brands: the type is judged on this much.
+HEAD_BYTES = FTYP_HEAD_BYTES
 
 # Formats the recognizer decodes, by extension; the client's Content-Type and name are not trusted.
-ACCEPTED_TYPES = ("jpg", "png", "gif", "webp", "bmp", "tiff")
+ACCEPTED_TYPES = ("jpg", "png", "gif", "webp", "bmp", "tiff", "heic", "avif")
 
 
 class UploadRejected(Exception):
@@ -37,7 +41,7 @@ class UploadTooLarge(Exception):
 
 
 def image_type(head: bytes) -> str | None:
-    """The extension for the image format that `head` (the first bytes) starts, or None.
+    """The extension for the image format that `head` (the first HEAD_BYTES or fewer) starts, or None.
 
     Fewer than SNIFF_BYTES is no image: no format the recognizer reads fits in so few."""
     if len(head) < SNIFF_BYTES:
@@ -55,7 +59,8 @@ def image_type(head: bytes) -> str | None:
         return "bmp"
     if head.startswith((b"II*\x00", b"MM\x00*")):
         return "tiff"
-    return None
+    # HEIC/HEIF (iPhones' default) and AVIF: an ISO-BMFF ftyp box with a brand we decode.
+    return iso_bmff_type(head[:HEAD_BYTES])
 
 
 def not_an_image_message() -> str:
@@ -87,9 +92,9 @@ class UploadWriter:
         self._size += len(chunk)
         if self._size > self._max_bytes:
             raise UploadTooLarge(f"the upload is larger than {self._max_bytes} bytes (UPLOAD_MAX_BYTES)")
-        if len(self._head) < SNIFF_BYTES:
-            self._head += chunk[: SNIFF_BYTES - len(self._head)]
-            if len(self._head) >= SNIFF_BYTES:
+        if len(self._head) < HEAD_BYTES:
+            self._head += chunk[: HEAD_BYTES - len(self._head)]
+            if len(self._head) >= HEAD_BYTES:
                 self._check_type()
         self._hash.update(chunk)
         self._file.write(chunk)
@@ -102,7 +107,7 @@ class UploadWriter:
 
     def commit(self) -> StoredUpload:
         """fsync, rename to the content's name, fsync the directory; the temporary file is gone after."""
-        kind = self._check_type()  # also for files shorter than SNIFF_BYTES
+        kind = self._check_type()  # also for files shorter than HEAD_BYTES
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()

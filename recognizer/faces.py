@@ -130,8 +130,7 @@ def load_image(files: ImageFiles, image_path: ImagePath) -> np.ndarray:
     name = image_path.relative[:200]
     with files.open(image_path) as stream:
         try:
-            with Image.open(stream) as img:
-                files.check_pixels(*img.size)
+            with files.open_picture(stream) as img:
                 # PIL (libjpeg-turbo) rather than OpenCV: OpenCV grey-pads a truncated JPEG silently.
                 # Upright, so boxes are in the pixels of the picture the frontend shows.
                 picture = decode_upright(img, name)

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from kubeface.image_formats import register_formats
 from kubeface.samples import SDIST_PHOTOS, sdist_photos, side_by_side
 from tests.servers import REPO
 
@@ -127,6 +128,31 @@ def write_oriented(upright: np.ndarray, orientation: int, path: Path, **save: ob
     exif[0x0112] = orientation
     stored = np.ascontiguousarray(_STORED_AS[orientation](upright))
     Image.fromarray(stored).save(path, exif=exif.tobytes(), **save)
+
+
+def write_phone_photo(upright: np.ndarray, path: Path, orientation: int = 1, note: str = "") -> None:
+    """Store an upright RGB picture as a phone does, as HEIC or AVIF by `path`'s suffix.
+
+    The pixels are stored turned as `write_oriented` turns them; the writer (pillow-heif for
+    HEIC, Pillow for AVIF) puts the orientation in the container (irot/imir), and the EXIF tag
+    stays as an iPhone leaves it. `note` goes into the EXIF description: the same picture in
+    new bytes, for a test that uploads it.
+    """
+    register_formats()  # pillow-heif's HEIC writer
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    if note:
+        exif[0x010E] = note
+    stored = np.ascontiguousarray(_STORED_AS[orientation](upright))
+    Image.fromarray(stored).save(path, exif=exif.tobytes(), quality=90)
+    if orientation != 1:
+        assert b"irot" in path.read_bytes() or b"imir" in path.read_bytes(), "no transform in the container"
+
+
+def claiming_size(heic: bytes, width: int, height: int) -> bytes:
+    """The HEIC with its image's spatial extents (ispe) claiming another size; pixels unchanged."""
+    at = heic.index(b"ispe") + 8  # after the box type and the full box's version and flags
+    return heic[:at] + struct.pack(">II", width, height) + heic[at + 8 :]
 
 
 # What a viewer shows for stored pixels with each tag: the inverse of _STORED_AS.

@@ -16,7 +16,20 @@ if TYPE_CHECKING:
 
     from kubeface.settings import Settings
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+# The formats the recognizer decodes (kubeface/image_formats.py); HEIC/HEIF and AVIF are phones'.
+IMAGE_SUFFIXES = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".gif",
+    ".bmp",
+    ".webp",
+    ".tif",
+    ".tiff",
+    ".heic",
+    ".heif",
+    ".avif",
+}
 
 # Exit codes, the same for every command.
 OK, FAILED, UNREACHABLE, TIMED_OUT = 0, 1, 2, 3

@@ -1,0 +1,154 @@
+"""The picture formats every reader of images decodes, and the ISO-BMFF brands that name them.
+
+Pillow decodes JPEG, PNG, GIF, WebP, BMP, TIFF and (Pillow 13, with libavif) AVIF itself. HEIC,
+what iPhones save by default, comes from pillow-heif (libheif with libde265), registered once per
+process by `open_picture`, which every reader of images (the recognizer's `load_image`, the
+frontend's previews and sizes) opens pictures with, so that none can miss it.
+
+Orientation, exactly once: libheif applies a HEIF's container transforms (irot, imir) while
+decoding, reports the size after them, and pillow-heif resets the EXIF orientation to 1, so
+`kubeface.orientation` turns the picture no further. Pillow's AVIF reader keeps the coded pixels
+and writes the container's transforms into the EXIF orientation, which `kubeface.orientation`
+applies. As in Apple's and libheif's readers, a HEIC's EXIF orientation is not applied on top of
+its container's.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import ImageFile
+
+# Pillow and libheif are imported where pictures are opened: the receiver only sniffs uploads.
+
+# ftyp brands (ISO/IEC 23008-12 Annex B, AV1 Image File Format): HEVC-coded HEIF, and AV1.
+HEIC_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"})
+AVIF_BRANDS = frozenset({b"avif", b"avis"})
+# The structural brands of any HEIF: the codec is then named among the compatible brands.
+HEIF_BRANDS = frozenset({b"mif1", b"msf1"})
+# Enough of the ftyp box for its major brand and a dozen compatible brands.
+FTYP_HEAD_BYTES = 64
+
+
+def iso_bmff_type(head: bytes) -> str | None:
+    """ "heic" or "avif" for a file that starts with an ftyp box naming a brand we decode, or None.
+
+    The major brand must be one the decoders accept; the codec is the first brand naming one,
+    the major brand before the compatible ones (a "mif1" file says "heic" or "avif" there).
+    """
+    if len(head) < 16 or head[4:8] != b"ftyp":
+        return None
+    box_size = int.from_bytes(head[:4], "big")
+    major = head[8:12]
+    if box_size < 16 or major not in HEIC_BRANDS | AVIF_BRANDS | HEIF_BRANDS:
+        return None
+    end = min(box_size, len(head))
+    compatible = [head[i : i + 4] for i in range(16, end - 3, 4)]
+    for brand in (major, *compatible):
+        if brand in HEIC_BRANDS:
+            return "heic"
+        if brand in AVIF_BRANDS:
+            return "avif"
+    return None
+
+
+def pixels_to_decode(img: ImageFile.ImageFile, stream: IO[bytes]) -> tuple[int, int]:
+    """The width and height of the largest picture decoding `img` makes, from its header.
+
+    For most formats its size. A HEIF's size is after its crop (clap), while libheif decodes the
+    whole coded image first, which each image's spatial extents box (ispe) gives: a small crop of
+    a huge coded image is a decompression bomb that the size alone hides.
+    """
+    if img.format != "HEIF":
+        return img.size
+    return max([img.size, *_spatial_extents(stream)], key=lambda size: size[0] * size[1])
+
+
+# The boxes that lead from the file to each image's spatial extents (ISO/IEC 23008-12, 6.5.3).
+_EXTENTS_PATH = (b"meta", b"iprp", b"ipco", b"ispe")
+_FULL_BOXES = {b"meta", b"ispe"}  # a version and flags (4 bytes) before their content
+
+
+def _spatial_extents(stream: IO[bytes]) -> list[tuple[int, int]]:
+    """The (width, height) of every ispe box of the file's meta box; reads only box headers and those."""
+    end = stream.seek(0, io.SEEK_END)
+    sizes = []
+    for start, stop in _boxes_at(stream, 0, end, _EXTENTS_PATH):
+        if stop - start >= 8:
+            stream.seek(start)
+            data = stream.read(8)
+            sizes.append((int.from_bytes(data[:4], "big"), int.from_bytes(data[4:], "big")))
+    return sizes
+
+
+def _boxes_at(stream: IO[bytes], start: int, end: int, path: tuple[bytes, ...]) -> Iterator[tuple[int, int]]:
+    """(content start, end) of each box at `path` below the range; a malformed box ends the walk
+    (the decoder then refuses the file with its own reason)."""
+    at = start
+    while at + 8 <= end:
+        stream.seek(at)
+        header = stream.read(16)
+        size, kind, content = int.from_bytes(header[:4], "big"), header[4:8], at + 8
+        if size == 1 and len(header) == 16:  # a 64-bit size follows the type
+            size, content = int.from_bytes(header[8:], "big"), at + 16
+        elif size == 0:  # the box runs to the end
+            size = end - at
+        if size < content - at or at + size > end:
+            return
+        if kind == path[0]:
+            inner = content + 4 if kind in _FULL_BOXES else content
+            if len(path) == 1:
+                yield inner, at + size
+            else:
+                yield from _boxes_at(stream, inner, at + size, path[1:])
+        at += size
+
+
+@functools.cache
+def register_formats() -> None:
+    """Register pillow-heif's HEIF reader with Pillow (once; later calls do nothing)."""
+    # Imported here: a process pays for libheif only when it opens a picture.
+    from pillow_heif import register_heif_opener
+
+    # Depth and auxiliary images (portrait mode's depth map, HDR gain map) are never used.
+    register_heif_opener(depth_images=False, aux_images=False)
+
+
+def open_picture(stream: IO[bytes]) -> ImageFile.ImageFile:
+    """`PIL.Image.open` with every format the system reads: the header is read, nothing decoded.
+
+    A HEIC or AVIF that its reader refuses raises UnidentifiedImageError with that reader's reason
+    (a truncated file, a broken box) rather than Pillow's "cannot identify image file".
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    register_formats()
+    try:
+        return Image.open(stream)
+    except UnidentifiedImageError as exc:
+        reason = _reader_refusal(stream)
+        if reason is None:
+            raise
+        raise UnidentifiedImageError(reason) from exc
+
+
+def _reader_refusal(stream: IO[bytes]) -> str | None:
+    """Why the reader of this ISO-BMFF picture refuses it; None for any other file."""
+    stream.seek(0)
+    kind = iso_bmff_type(stream.read(FTYP_HEAD_BYTES))
+    if kind is None:
+        return None
+    from PIL import AvifImagePlugin
+    from pillow_heif import HeifImageFile
+
+    reader = HeifImageFile if kind == "heic" else AvifImagePlugin.AvifImageFile
+    stream.seek(0)
+    try:
+        reader(stream).close()
+    except (SyntaxError, ValueError, OSError, EOFError, RuntimeError) as exc:
+        return f"not a readable {kind.upper()} file: {str(exc).strip()}"
+    return None

@@ -1,0 +1,127 @@
+"""HEIC/HEIF and AVIF, phones' formats: named by their ftyp brands, read upright by every reader."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from frontend.thumbnails import PreviewUnavailable, Thumbnailer
+from kubeface.image_files import ImageFileRefused
+from kubeface.image_formats import iso_bmff_type
+from kubeface.uploads import UploadRejected, UploadStore, image_type
+from recognizer.faces import NotAnImage, load_image_file
+from tests.photos import claiming_size, rgb_pixels, sdist_photos, write_phone_photo
+
+FORMATS = ("heic", "avif")
+ORIENTATIONS = range(1, 9)
+
+
+def _ftyp(major: bytes, *compatible: bytes) -> bytes:
+    brands = major + b"\x00\x00\x00\x00" + b"".join(compatible)
+    return struct.pack(">I", 8 + len(brands)) + b"ftyp" + brands + b"\x00\x00\x00\x08free"
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (_ftyp(b"heic", b"mif1", b"heic"), "heic"),  # an iPhone's
+        (_ftyp(b"heix", b"mif1", b"heix"), "heic"),
+        (_ftyp(b"hevc", b"msf1", b"hevc"), "heic"),  # a HEIF sequence (burst, live photo)
+        (_ftyp(b"mif1", b"mif1", b"heic", b"miaf"), "heic"),  # some Android phones'
+        (_ftyp(b"avif", b"avif", b"mif1", b"miaf"), "avif"),
+        (_ftyp(b"avis", b"avis", b"msf1"), "avif"),
+        (_ftyp(b"mif1", b"mif1", b"miaf", b"MA1B", b"avif"), "avif"),
+        (_ftyp(b"mif1", b"mif1", b"miaf"), None),  # no codec named: nothing here decodes it
+        (_ftyp(b"mif1", b"mif1", b"jpeg"), None),  # JPEG in HEIF: libheif here has no JPEG codec
+        (_ftyp(b"isom", b"isom", b"avc1", b"mp41"), None),  # an MP4 video
+        (_ftyp(b"qt  ", b"qt  "), None),  # a QuickTime movie
+        (_ftyp(b"M4A ", b"M4A ", b"isom"), None),  # audio
+        (b"\x00\x00\x00\x08ftypheic" + b"\x00" * 8, None),  # a box size shorter than its brands
+        (b"\x00\x00\x00\x18ftyp", None),  # too short to hold a brand
+    ],
+)
+def test_an_iso_bmff_picture_is_named_by_its_brands(head: bytes, kind: str | None) -> None:
+    assert iso_bmff_type(head) == kind
+    assert image_type(head) == kind  # what an upload is stored as
+
+
+@pytest.fixture(scope="module")
+def upright() -> np.ndarray:
+    """obama2.jpg at a quarter size: a real, lopsided photo (not square, not symmetric)."""
+    with Image.open(sdist_photos() / "obama2.jpg") as img:
+        return np.asarray(img.convert("RGB").reduce(4))
+
+
+def _mean_difference(a: np.ndarray, b: np.ndarray) -> float:
+    assert a.shape == b.shape
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+@pytest.mark.parametrize("orientation", ORIENTATIONS)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_recognizer_decodes_a_phone_photo_upright_once(tmp_path, upright, fmt, orientation):
+    # Turned zero times or twice, a quarter turn changes the shape and any turn the pixels.
+    path = tmp_path / f"o{orientation}.{fmt}"
+    write_phone_photo(upright, path, orientation)
+    assert _mean_difference(load_image_file(path), upright) < 4
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 7, 8])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_frontend_previews_and_sizes_a_phone_photo_upright(tmp_path, upright, fmt, orientation):
+    root = tmp_path / "root"
+    root.mkdir()
+    write_phone_photo(upright, root / f"tagged.{fmt}", orientation)
+    Image.fromarray(upright).save(root / "twin.png")
+    thumbnails = Thumbnailer(root, tmp_path / "cache")
+    height, width = upright.shape[:2]
+    assert thumbnails.size(f"tagged.{fmt}") == (width, height)
+    preview = rgb_pixels(thumbnails.preview(f"tagged.{fmt}", 120))
+    assert _mean_difference(preview, rgb_pixels(thumbnails.preview("twin.png", 120))) < 4
+
+
+@pytest.fixture(scope="module")
+def heic(tmp_path_factory, upright) -> bytes:
+    path = tmp_path_factory.mktemp("heic") / "photo.heic"
+    write_phone_photo(upright, path, 6)
+    return path.read_bytes()
+
+
+def test_a_truncated_heic_is_not_an_image_saying_why(tmp_path, heic):
+    path = tmp_path / "cut.heic"
+    path.write_bytes(heic[: len(heic) // 2])
+    with pytest.raises(
+        NotAnImage, match=r"'cut.heic' is not a readable image: not a readable HEIC file: .*end of file"
+    ):
+        load_image_file(path)
+
+
+def test_a_heic_claiming_too_many_pixels_is_refused_from_its_header(tmp_path, heic):
+    # 81 M pixels: over IMAGE_MAX_PIXELS (80 M), under Pillow's own bomb warning (89 M). Decoding
+    # would find the real 157 x 300 and fail otherwise: the limit's message shows it never ran.
+    path = tmp_path / "claims.heic"
+    path.write_bytes(claiming_size(heic, 9000, 9000))
+    with pytest.raises(ImageFileRefused, match="image is 9000x9000, over the 80000000-pixel limit"):
+        load_image_file(path)
+    root = tmp_path / "root"
+    root.mkdir()
+    path.rename(root / "claims.heic")
+    with pytest.raises(PreviewUnavailable, match="9000x9000"):
+        Thumbnailer(root, tmp_path / "cache").preview("claims.heic", 120)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_uploaded_phone_photo_is_stored_under_its_format(tmp_path, upright, fmt):
+    path = tmp_path / f"photo.{fmt}"
+    write_phone_photo(upright, path)
+    stored = UploadStore(tmp_path / "root", max_bytes=1 << 24).store(path.read_bytes())
+    assert stored.relative_path.endswith(f".{fmt}")
+
+
+def test_an_uploaded_video_is_refused(tmp_path):
+    store = UploadStore(tmp_path / "root", max_bytes=1 << 24)
+    with pytest.raises(UploadRejected, match="HEIC, AVIF"):
+        store.store(_ftyp(b"isom", b"isom", b"mp41") + bytes(200))
