@@ -173,6 +173,19 @@ def shown_upright(stored: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(_SHOWN_AS[orientation](stored))
 
 
+def lopsided_photo() -> np.ndarray:
+    """obama2.jpg at a quarter size: a real, lopsided photo (not square, not symmetric), so that a
+    turn or a mirror left out or done twice changes its shape or its pixels."""
+    with Image.open(sdist_photos() / "obama2.jpg") as img:
+        return np.asarray(img.convert("RGB").reduce(4))
+
+
+def mean_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference per channel of two pictures of one shape (lossy codecs differ a little)."""
+    assert a.shape == b.shape
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
 def rgb_pixels(path: Path) -> np.ndarray:
     """A photo's stored pixels as an RGB array (no EXIF applied)."""
     with Image.open(path) as img:

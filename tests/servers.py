@@ -15,6 +15,13 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
+# The tests' own MySQL account, with every privilege (tests/conftest.py creates it).
+TESTS_ACCOUNT = {"MYSQL_USER": "kubeface", "MYSQL_PASSWORD": "test-secret"}
+
+
+def as_tests_account(database: str) -> dict[str, str]:
+    """The environment of a command run as the tests' account on `database`."""
+    return {**TESTS_ACCOUNT, "MYSQL_DATABASE": database}
 
 
 def free_port() -> int:

@@ -12,6 +12,7 @@ from kubeface.db import Database
 from kubeface.proto import recognizer_pb2 as pb
 from kubeface.proto import recognizer_pb2_grpc as pb_grpc
 from tests.photos import NEVER_ENROLLED, SESSION_FACE
+from tests.servers import as_tests_account
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def db(mesh) -> Iterator[Database]:
 def own_db(mesh, empty_database) -> Iterator[Callable[..., Database]]:
     """Databases (`own_db(**settings)`) on a migrated database of the test's own: for checks
     against every row of a table, which other tests' rows would disturb."""
-    account = {"MYSQL_USER": "kubeface", "MYSQL_PASSWORD": "test-secret", "MYSQL_DATABASE": empty_database}
+    account = as_tests_account(empty_database)
     run = mesh.run("migrate", env=account)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     opened: list[Database] = []

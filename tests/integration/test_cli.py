@@ -8,12 +8,13 @@ import shutil
 import pytest
 
 from tests.photos import CLI_FACES, SPARE_FACE, unique_name
+from tests.servers import TESTS_ACCOUNT
 
 pytestmark = pytest.mark.mesh
 
 
 # `kubeface recount` writes every counter: an account like the migrate Job's, not the frontend's.
-WRITER = {"MYSQL_USER": "kubeface", "MYSQL_PASSWORD": "test-secret"}
+WRITER = TESTS_ACCOUNT
 
 
 def _json(result) -> dict:

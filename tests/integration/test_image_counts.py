@@ -34,7 +34,7 @@ from kubeface.images import (
 )
 from kubeface.images.counts import recount
 from kubeface.people import EnrolledImage, create_person, erase_person, merge_people
-from tests.servers import REPO
+from tests.upgrades import upgrade_across
 
 pytestmark = pytest.mark.mesh
 
@@ -148,25 +148,19 @@ def test_recount_rebuilds_counters_while_writers_write(own_db):
 def test_the_upgrade_fills_the_counters_from_the_rows_already_there(mesh, empty_database, tmp_path):
     """A deployment with images before migration 0008: after `kubeface migrate` the page's counts
     are the rows', not zeros."""
-    account = {"MYSQL_USER": "kubeface", "MYSQL_PASSWORD": "test-secret", "MYSQL_DATABASE": empty_database}
-    before = tmp_path / "migrations"
-    before.mkdir()
-    for path in sorted((REPO / "migrations").iterdir()):
-        if path.name < "0008":
-            (before / path.name).write_text(path.read_text())
-    for migrations in (before, REPO / "migrations"):
-        run = mesh.run("migrate", env={**account, "MIGRATIONS_DIR": str(migrations)})
-        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-        if migrations == before:
-            old = f"{empty_database}"
-            mesh.sql(f"INSERT INTO {old}.person (name) VALUES ('old')")
-            mesh.sql(
-                f"INSERT INTO {old}.images (path, path_hash, status, person_id)"
-                " SELECT CONCAT('old/', seq), UNHEX(SHA2(seq, 256)),"
-                " ELT(1 + seq % 3, 'PROCESSED', 'PENDING', 'QUEUED'),"
-                f" IF(seq % 3 = 0, (SELECT id FROM {old}.person WHERE name = 'old'), NULL)"
-                " FROM seq_1_to_300"
-            )
+    old = empty_database
+
+    def older_release_rows() -> None:
+        mesh.sql(f"INSERT INTO {old}.person (name) VALUES ('old')")
+        mesh.sql(
+            f"INSERT INTO {old}.images (path, path_hash, status, person_id)"
+            " SELECT CONCAT('old/', seq), UNHEX(SHA2(seq, 256)),"
+            " ELT(1 + seq % 3, 'PROCESSED', 'PENDING', 'QUEUED'),"
+            f" IF(seq % 3 = 0, (SELECT id FROM {old}.person WHERE name = 'old'), NULL)"
+            " FROM seq_1_to_300"
+        )
+
+    upgrade_across(mesh, empty_database, "0008", tmp_path, older_release_rows)
     db = Database(mesh.settings(mysql_database=empty_database))
     try:
         assert _counters(db) == _rows(db)

@@ -15,7 +15,7 @@ import pymysql
 import pytest
 import sqlparse
 
-from tests.servers import REPO, ServerProcess, kubeface_argv, mysql_root, wait_until
+from tests.servers import REPO, ServerProcess, as_tests_account, kubeface_argv, mysql_root, wait_until
 
 pytestmark = pytest.mark.mesh
 
@@ -31,13 +31,9 @@ def _statements(path: Path) -> list[str]:
 CUTS = [(path.name, done) for path in SHIPPED for done in range(1, len(_statements(path)) + 1)]
 
 
-def _as_tests_account(database: str) -> dict[str, str]:
-    return {"MYSQL_USER": "kubeface", "MYSQL_PASSWORD": "test-secret", "MYSQL_DATABASE": database}
-
-
 def _migrate(mesh, database: str, **env: str) -> None:
     """`kubeface migrate` on `database`, as the Job runs it; it must succeed."""
-    run = mesh.run("migrate", env={**_as_tests_account(database), **env})
+    run = mesh.run("migrate", env={**as_tests_account(database), **env})
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
 
 
@@ -118,7 +114,7 @@ def test_a_migrate_killed_mid_migration_is_finished_by_the_next_run(
         if path.name.startswith("0001"):
             sql = sql.replace("COLLATE=utf8mb4_bin;", "COLLATE=utf8mb4_bin;\n\nDO SLEEP(120);", 1)
         (stalled / path.name).write_text(sql)
-    env = {**mesh.env, **_as_tests_account(empty_database), "MIGRATIONS_DIR": str(stalled)}
+    env = {**mesh.env, **as_tests_account(empty_database), "MIGRATIONS_DIR": str(stalled)}
     killed = ServerProcess("migrate-killed", kubeface_argv("migrate"), mesh.log_dir, env).start()
     try:
         wait_until(lambda: _tables(mesh, empty_database) >= {"person"}, 60, "the first table", killed)
@@ -147,7 +143,7 @@ def test_a_failing_statement_reports_its_own_error(mesh, empty_database, tmp_pat
     # statement of a migration run again after a cut would.
     (migrations / "9999_broken.sql").write_text("CREATE TABLE resume_probe (id INT);\n\n" * 2)
 
-    failed = mesh.run("migrate", env={**_as_tests_account(empty_database), "MIGRATIONS_DIR": str(migrations)})
+    failed = mesh.run("migrate", env={**as_tests_account(empty_database), "MIGRATIONS_DIR": str(migrations)})
 
     assert failed.returncode != 0
     output = failed.stdout + failed.stderr

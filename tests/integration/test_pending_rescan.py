@@ -20,8 +20,8 @@ from kubeface.images import (
     requeue_pending_after_enrolment,
 )
 from kubeface.people import EnrolledImage, create_person
-from tests.integration.test_read_cost import _rows_read
-from tests.servers import REPO
+from tests.mysql_reads import rows_read
+from tests.upgrades import upgrade_across
 
 pytestmark = pytest.mark.mesh
 
@@ -69,7 +69,7 @@ def test_a_pass_after_an_enrolment_reads_its_batch_not_the_images_with_no_face(o
     def dry_pass(db: Database) -> list[int]:
         return requeue_pending_after_enrolment(db, limit=BATCH, dry_run=True)
 
-    read = _rows_read(db, dry_pass)
+    read = rows_read(db, dry_pass)
     assert dry_pass(db) == with_faces[:BATCH]  # the oldest with a face, none of the blank ones
     assert read <= PASS_BOUND, read
     with db.transaction() as cur:  # the latest enrolment: one index entry, not the gallery
@@ -100,12 +100,6 @@ def test_the_upgrade_flags_the_images_already_there(mesh, empty_database, tmp_pa
     """A deployment with images before migration 0010: after `kubeface migrate`, the PENDING
     images with faces are re-queued after an enrolment, the others are not; and so is one that a
     processor of the older version finished after the upgrade (it leaves the flag unset)."""
-    account = {"MYSQL_USER": "kubeface", "MYSQL_PASSWORD": "test-secret", "MYSQL_DATABASE": empty_database}
-    before = tmp_path / "migrations"
-    before.mkdir()
-    for path in sorted((REPO / "migrations").iterdir()):
-        if path.name < "0010":
-            (before / path.name).write_text(path.read_text())
     old = empty_database
     rows = {  # path: (status, faces)
         "old/pending-faced.jpg": ("PENDING", 2),
@@ -128,12 +122,11 @@ def test_the_upgrade_flags_the_images_already_there(mesh, empty_database, tmp_pa
                 (path,),
             )
 
-    for migrations in (before, REPO / "migrations"):
-        run = mesh.run("migrate", env={**account, "MIGRATIONS_DIR": str(migrations)})
-        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-        if migrations == before:
-            for path, (status, faces) in rows.items():
-                insert(path, status, faces)
+    def older_release_rows() -> None:
+        for path, (status, faces) in rows.items():
+            insert(path, status, faces)
+
+    upgrade_across(mesh, empty_database, "0010", tmp_path, older_release_rows)
     flags = {row["path"]: row["has_faces"] for row in mesh.sql(f"SELECT path, has_faces FROM {old}.images")}
     assert flags == {
         "old/pending-faced.jpg": 1,

@@ -9,16 +9,13 @@ import pymysql
 import pytest
 
 from kubeface.face_model import installed_model
+from tests.servers import as_tests_account
 
 pytestmark = pytest.mark.mesh
 
 
-def _as_tests_account(database: str) -> dict[str, str]:
-    return {"MYSQL_USER": "kubeface", "MYSQL_PASSWORD": "test-secret", "MYSQL_DATABASE": database}
-
-
 def _run(mesh, database: str, *args: str):
-    return mesh.run("people", *args, env=_as_tests_account(database))
+    return mesh.run("people", *args, env=as_tests_account(database))
 
 
 def _rows(mesh, database: str, query: str) -> list[dict]:
@@ -40,7 +37,7 @@ GALLERY = (
 @pytest.fixture
 def target(mesh, empty_database):
     """An empty, migrated database: another deployment's gallery."""
-    migrated = mesh.run("migrate", env=_as_tests_account(empty_database))
+    migrated = mesh.run("migrate", env=as_tests_account(empty_database))
     assert migrated.returncode == 0, migrated.stderr[-2000:]
     return empty_database
 

@@ -33,35 +33,13 @@ from kubeface.images import (
 from kubeface.images.counts import recount
 from kubeface.images.face_flags import fill_face_flags
 from kubeface.people import EnrolledImage, create_person
+from tests.mysql_reads import rows_read
 
 pytestmark = pytest.mark.mesh
 
 ROWS = 20_000
 # Rows one read may touch: a page or a batch and a few index probes each, whatever ROWS is.
 BOUND = 1_000
-_HANDLER_READS = (
-    "Handler_read_first",
-    "Handler_read_key",
-    "Handler_read_last",
-    "Handler_read_next",
-    "Handler_read_prev",
-    "Handler_read_rnd",
-    "Handler_read_rnd_next",
-)
-
-
-def _handler_reads(db: Database) -> int:
-    with db.transaction() as cur:
-        cur.execute("SHOW SESSION STATUS WHERE Variable_name IN %s", (_HANDLER_READS,))
-        return sum(int(row["Value"]) for row in cur.fetchall())
-
-
-def _rows_read(db: Database, read: Callable[[Database], Any]) -> int:
-    """Rows the server read for `read(db)`; `db` has one connection, so its session is read's."""
-    before = _handler_reads(db)
-    read(db)
-    middle = _handler_reads(db)
-    return (middle - before) - (_handler_reads(db) - middle)  # less the status query's own reads
 
 
 def _fill(db: Database, person_id: int) -> None:
@@ -122,7 +100,7 @@ def test_reads_touch_a_bounded_number_of_rows(own_db):
     person = create_person(db, "scale", [EnrolledImage("people/scale.jpg", np.zeros(128))]).person_id
     _fill(db, person)
     assert status_counts(db)["PROCESSED"] == ROWS * 85 // 100
-    read = {name: _rows_read(db, fn) for name, fn in READS.items()}
+    read = {name: rows_read(db, fn) for name, fn in READS.items()}
     print(read)  # noqa: T201 - the figures, for a reader of -s
     assert {name: n for name, n in read.items() if n > BOUND} == {}, read
 
@@ -152,7 +130,7 @@ def test_a_retry_pass_reads_its_batch_not_every_due_row(own_db):
     db = own_db(mysql_pool_size=1)
     person = create_person(db, "scale", [EnrolledImage("people/scale.jpg", np.zeros(128))]).person_id
     _fill(db, person)
-    read = {name: _rows_read(db, requeue) for name, requeue in RETRY_PASSES.items()}
+    read = {name: rows_read(db, requeue) for name, requeue in RETRY_PASSES.items()}
     print(read)  # noqa: T201 - the figures, for a reader of -s
     found = {name: requeue(db) for name, requeue in RETRY_PASSES.items()}  # dry runs: nothing moved
     assert {name: len(ids) for name, ids in found.items()} == dict.fromkeys(RETRY_PASSES, RETRY_BATCH)
@@ -168,11 +146,11 @@ def test_a_pending_pass_reads_its_batch_or_nothing_whatever_the_table_holds(own_
     with db.connection() as conn:
         grow_images(conn, 0, ROWS, add_people(conn, 10), 10)
     pending_pass = RETRY_PASSES["pending after enrolment"]
-    nothing_due = _rows_read(db, pending_pass)
+    nothing_due = rows_read(db, pending_pass)
     assert pending_pass(db) == []
 
     create_person(db, "enrolled-now", [EnrolledImage("people/now.jpg", np.zeros(128))])
-    batch = _rows_read(db, pending_pass)
+    batch = rows_read(db, pending_pass)
     print({"nothing due": nothing_due, "batch": batch})  # noqa: T201 - the figures, for a reader of -s
     assert len(pending_pass(db)) == RETRY_BATCH
     assert nothing_due <= RETRY_PASS_BOUND and batch <= RETRY_PASS_BOUND, (nothing_due, batch)

@@ -11,8 +11,7 @@ import json
 import pymysql
 
 from bench.scale_fill import NO_FACE_PENDING, STATUS_MIX, add_people, grow_images, image_path
-
-TESTS_ACCOUNT = {"MYSQL_USER": "kubeface", "MYSQL_PASSWORD": "test-secret"}
+from tests.servers import TESTS_ACCOUNT
 
 
 def _connect(mesh, database: str) -> pymysql.connections.Connection:

@@ -15,7 +15,7 @@ from frontend.queries import ResultsFilter, results_page
 from kubeface.images import ImageStatus
 from kubeface.images.counts import recount
 from kubeface.people import EnrolledImage, create_person
-from tests.integration.test_read_cost import _rows_read
+from tests.mysql_reads import rows_read
 from tests.photos import unique_name
 
 pytestmark = pytest.mark.mesh
@@ -129,10 +129,10 @@ def test_a_name_search_reads_a_page_of_a_person_with_many_images(own_db):
     page = results_page(db, flt, 50, WINDOW)
     assert [row["id"] for row in page.rows] == list(range(ids["newest"], ids["newest"] - 50, -1))
     assert page.has_older and {row["person"] for row in page.rows} == {name}
-    assert _rows_read(db, lambda db: results_page(db, flt, 50, WINDOW)) < 1_000
+    assert rows_read(db, lambda db: results_page(db, flt, 50, WINDOW)) < 1_000
     failed = ResultsFilter(ImageStatus.FAILED, search=name[3:12])
     assert [row["id"] for row in results_page(db, failed, 50, WINDOW).rows] == [ids["oldest"]]
-    assert _rows_read(db, lambda db: results_page(db, failed, 50, WINDOW)) < 1_000
+    assert rows_read(db, lambda db: results_page(db, failed, 50, WINDOW)) < 1_000
 
 
 def test_a_name_search_of_many_people_with_a_status_walks_that_status(own_db):
@@ -157,7 +157,7 @@ def test_a_name_search_of_many_people_with_a_status_walks_that_status(own_db):
     recount(db)
     failed = ResultsFilter(ImageStatus.FAILED, search=name)
     assert [row["id"] for row in results_page(db, failed, 50, WINDOW).rows] == [failed_of_a_person]
-    assert _rows_read(db, lambda db: results_page(db, failed, 50, WINDOW)) < 1_500
+    assert rows_read(db, lambda db: results_page(db, failed, 50, WINDOW)) < 1_500
 
 
 BROAD_ROWS = 20_000  # enough that the full-text step outlasts a microsecond's limit by far

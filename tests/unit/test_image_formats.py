@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import struct
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -13,7 +12,7 @@ from kubeface.image_files import ImageFileRefused
 from kubeface.image_formats import iso_bmff_type
 from kubeface.uploads import UploadRejected, UploadStore, image_type
 from recognizer.faces import NotAnImage, load_image_file
-from tests.photos import claiming_size, rgb_pixels, sdist_photos, write_phone_photo
+from tests.photos import claiming_size, mean_difference, rgb_pixels, write_phone_photo
 
 FORMATS = ("heic", "avif")
 ORIENTATIONS = range(1, 9)
@@ -48,25 +47,13 @@ def test_an_iso_bmff_picture_is_named_by_its_brands(head: bytes, kind: str | Non
     assert image_type(head) == kind  # what an upload is stored as
 
 
-@pytest.fixture(scope="module")
-def upright() -> np.ndarray:
-    """obama2.jpg at a quarter size: a real, lopsided photo (not square, not symmetric)."""
-    with Image.open(sdist_photos() / "obama2.jpg") as img:
-        return np.asarray(img.convert("RGB").reduce(4))
-
-
-def _mean_difference(a: np.ndarray, b: np.ndarray) -> float:
-    assert a.shape == b.shape
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
-
-
 @pytest.mark.parametrize("orientation", ORIENTATIONS)
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_the_recognizer_decodes_a_phone_photo_upright_once(tmp_path, upright, fmt, orientation):
     # Turned zero times or twice, a quarter turn changes the shape and any turn the pixels.
     path = tmp_path / f"o{orientation}.{fmt}"
     write_phone_photo(upright, path, orientation)
-    assert _mean_difference(load_image_file(path), upright) < 4
+    assert mean_difference(load_image_file(path), upright) < 4
 
 
 @pytest.mark.parametrize("orientation", [3, 6, 7, 8])
@@ -80,7 +67,7 @@ def test_the_frontend_previews_and_sizes_a_phone_photo_upright(tmp_path, upright
     height, width = upright.shape[:2]
     assert thumbnails.size(f"tagged.{fmt}") == (width, height)
     preview = rgb_pixels(thumbnails.preview(f"tagged.{fmt}", 120))
-    assert _mean_difference(preview, rgb_pixels(thumbnails.preview("twin.png", 120))) < 4
+    assert mean_difference(preview, rgb_pixels(thumbnails.preview("twin.png", 120))) < 4
 
 
 @pytest.fixture(scope="module")

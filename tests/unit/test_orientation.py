@@ -12,21 +12,9 @@ from PIL import Image
 from frontend.thumbnails import Thumbnailer
 from kubeface.orientation import decode_upright
 from recognizer.faces import load_image_file
-from tests.photos import rgb_pixels, sdist_photos, write_oriented
+from tests.photos import mean_difference, rgb_pixels, write_oriented
 
 ORIENTATIONS = range(1, 9)
-
-
-@pytest.fixture(scope="module")
-def upright() -> np.ndarray:
-    """obama2.jpg at a quarter size: a real, lopsided photo (not square, not symmetric)."""
-    with Image.open(sdist_photos() / "obama2.jpg") as img:
-        return np.asarray(img.convert("RGB").reduce(4))
-
-
-def _mean_difference(a: np.ndarray, b: np.ndarray) -> float:
-    assert a.shape == b.shape
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
 
 @pytest.mark.parametrize("orientation", ORIENTATIONS)
@@ -40,7 +28,7 @@ def test_the_recognizer_decodes_each_orientation_upright(tmp_path, upright, orie
 def test_a_camera_jpeg_decodes_upright(tmp_path, upright, orientation):
     path = tmp_path / f"o{orientation}.jpg"
     write_oriented(upright, orientation, path, quality=95)
-    assert _mean_difference(load_image_file(path), upright) < 2
+    assert mean_difference(load_image_file(path), upright) < 2
 
 
 @pytest.mark.parametrize("orientation", ORIENTATIONS)
@@ -54,7 +42,7 @@ def test_the_frontend_previews_and_sizes_each_orientation_upright(tmp_path, upri
     assert thumbnails.size("tagged.jpg") == (width, height)
     tagged = rgb_pixels(thumbnails.preview("tagged.jpg", 120))
     twin = rgb_pixels(thumbnails.preview("twin.jpg", 120))
-    assert _mean_difference(tagged, twin) < 4
+    assert mean_difference(tagged, twin) < 4
 
 
 def _jpeg_with_exif_block(pixels: np.ndarray, block: bytes, path: Path) -> None:
@@ -83,7 +71,7 @@ _BROKEN_EXIF = {
 def test_broken_exif_decodes_as_stored(tmp_path, upright, block):
     path = tmp_path / "broken.jpg"
     _jpeg_with_exif_block(upright, block, path)
-    assert _mean_difference(load_image_file(path), upright) < 2
+    assert mean_difference(load_image_file(path), upright) < 2
     thumbnails = Thumbnailer(tmp_path, tmp_path / "cache")
     assert thumbnails.size("broken.jpg") == (upright.shape[1], upright.shape[0])
     assert thumbnails.preview("broken.jpg", 64).is_file()
