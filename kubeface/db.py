@@ -13,7 +13,7 @@ import pymysql
 import pymysql.cursors
 
 from kubeface import schema
-from kubeface.db_tls import tls_arguments, tls_refusal
+from kubeface.db_tls import DatabaseTlsError, tls_arguments, tls_refusal
 from kubeface.settings import Settings
 from kubeface.startup import retry_at_start
 
@@ -30,6 +30,12 @@ T = TypeVar("T")
 # MySQL's "deadlock found" and "lock wait timeout": the transaction was rolled back whole, and
 # MySQL's advice is to run it again.
 RETRYABLE_ERRORS = frozenset({1213, 1205})
+
+
+class DatabaseTlsRefused(DatabaseTlsError, pymysql.err.OperationalError):
+    """A connection's TLS refusal. Also MySQL being unavailable to every caller that handles that
+    (pymysql's OperationalError: the receiver's 503, a failed ingest batch), as before TLS had an
+    error of its own; a service's start stops on it (schema.may_pass) instead of waiting."""
 
 
 def connection_arguments(settings: Settings) -> dict[str, Any]:
@@ -49,7 +55,7 @@ def connection_arguments(settings: Settings) -> dict[str, Any]:
 
 def connect(settings: Settings, **options: Any) -> Connection:
     """Open one connection, by default with dict rows and explicit transactions; a TLS failure
-    raises DatabaseTlsError, which says which setting to change."""
+    raises DatabaseTlsRefused, which says which setting to change."""
     defaults = {
         "cursorclass": pymysql.cursors.DictCursor,
         "autocommit": False,
@@ -62,7 +68,7 @@ def connect(settings: Settings, **options: Any) -> Connection:
         refusal = tls_refusal(exc, settings)
         if refusal is None:
             raise
-        raise refusal from exc
+        raise DatabaseTlsRefused(str(refusal)) from exc
 
 
 def refuse_bad_tls_now(settings: Settings) -> None:
@@ -74,6 +80,8 @@ def refuse_bad_tls_now(settings: Settings) -> None:
     """
     try:
         connect(settings).close()
+    except DatabaseTlsError:
+        raise  # a pymysql error too (DatabaseTlsRefused), but one that does not pass by itself
     except pymysql.err.Error as exc:
         log.info("MySQL not reachable yet; the service waits for it", extra={"cause": repr(exc)})
 

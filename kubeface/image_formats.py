@@ -65,7 +65,8 @@ def pixels_to_decode(img: ImageFile.ImageFile, stream: IO[bytes]) -> tuple[int, 
     """
     if img.format != "HEIF":
         return img.size
-    return max([img.size, *_spatial_extents(stream)], key=lambda size: size[0] * size[1])
+    sizes = [img.size, *_spatial_extents(stream), *_derived_canvases(stream)]
+    return max(sizes, key=lambda size: size[0] * size[1])
 
 
 # The boxes that lead from the file to each image's spatial extents (ISO/IEC 23008-12, 6.5.3).
@@ -106,6 +107,91 @@ def _boxes_at(stream: IO[bytes], start: int, end: int, path: tuple[bytes, ...]) 
             else:
                 yield from _boxes_at(stream, inner, at + size, path[1:])
         at += size
+
+
+# Derived images whose canvas size is in their own data (ISO/IEC 23008-12, 6.6.2): libheif
+# allocates that canvas whole, whatever their ispe claims (it compares the two after decoding).
+_CANVAS_AT = {b"grid": 4, b"iovl": 12}  # the offset of output_width after version and flags
+
+
+def _derived_canvases(stream: IO[bytes]) -> list[tuple[int, int]]:
+    """The canvas (width, height) of every grid and overlay item of the file's meta box."""
+    end = stream.seek(0, io.SEEK_END)
+    sizes = []
+    for meta, meta_end in _boxes_at(stream, 0, end, (b"meta",)):
+        derived = {item: kind for item, kind in _item_types(stream, meta, meta_end) if kind in _CANVAS_AT}
+        idat = next(_boxes_at(stream, meta, meta_end, (b"idat",)), (0, 0))[0]
+        for item, offset in _item_offsets(stream, meta, meta_end, idat):
+            if item in derived:
+                stream.seek(offset)
+                data = stream.read(_CANVAS_AT[derived[item]] + 8)
+                field = 4 if len(data) > 1 and data[1] & 1 else 2  # flags bit 0: 32-bit sizes
+                at = _CANVAS_AT[derived[item]]
+                if len(data) >= at + 2 * field:
+                    sizes.append((_uint(data, at, field), _uint(data, at + field, field)))
+    return sizes
+
+
+def _item_types(stream: IO[bytes], start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(item id, item type) of each infe (version 2 or 3) of the meta box's iinf."""
+    for content, stop in _boxes_at(stream, start, end, (b"iinf",)):  # iinf, infe: full boxes
+        stream.seek(content)
+        count_size = 2 if stream.read(1) == b"\0" else 4
+        for infe, infe_end in _boxes_at(stream, content + 4 + count_size, stop, (b"infe",)):
+            stream.seek(infe)
+            data = stream.read(min(16, infe_end - infe))
+            id_size = {2: 2, 3: 4}.get(data[0]) if data else None
+            if id_size is not None and len(data) >= 4 + id_size + 6:
+                yield _uint(data, 4, id_size), data[4 + id_size + 2 : 4 + id_size + 6]
+
+
+def _item_offsets(stream: IO[bytes], start: int, end: int, idat: int) -> Iterator[tuple[int, int]]:
+    """(item id, where its data starts in the file) of each item of the meta box's iloc that is
+    stored in the file (construction method 0) or in the idat box (1)."""
+    for content, stop in _boxes_at(stream, start, end, (b"iloc",)):
+        stream.seek(content)
+        fields = _Fields(stream.read(stop - content))
+        try:
+            version = fields.take(1)
+            fields.take(3)  # flags
+            sizes = fields.take(2)
+            offset_size, length_size, base_size = sizes >> 12, sizes >> 8 & 15, sizes >> 4 & 15
+            index_size = sizes & 15 if version in (1, 2) else 0
+            for _ in range(fields.take(2 if version < 2 else 4)):
+                item = fields.take(2 if version < 2 else 4)
+                method = fields.take(2) & 15 if version in (1, 2) else 0
+                fields.take(2)  # data_reference_index
+                base = fields.take(base_size)
+                offsets = []
+                for _ in range(fields.take(2)):
+                    fields.take(index_size)
+                    offsets.append(fields.take(offset_size))
+                    fields.take(length_size)
+                if method in (0, 1):
+                    yield item, base + (offsets[0] if offsets else 0) + (idat if method == 1 else 0)
+        except _Truncated:
+            return  # libheif refuses the file with its own reason
+
+
+class _Truncated(Exception):
+    """A box shorter than its own fields."""
+
+
+class _Fields:
+    """Big-endian unsigned fields read one after another from a box's bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data, self._at = data, 0
+
+    def take(self, size: int) -> int:
+        if self._at + size > len(self._data):
+            raise _Truncated
+        self._at += size
+        return _uint(self._data, self._at - size, size)
+
+
+def _uint(data: bytes, at: int, size: int) -> int:
+    return int.from_bytes(data[at : at + size], "big")
 
 
 @functools.cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -153,6 +154,69 @@ def claiming_size(heic: bytes, width: int, height: int) -> bytes:
     """The HEIC with its image's spatial extents (ispe) claiming another size; pixels unchanged."""
     at = heic.index(b"ispe") + 8  # after the box type and the full box's version and flags
     return heic[:at] + struct.pack(">II", width, height) + heic[at + 8 :]
+
+
+def grid_bomb(tile: int, tiles: int) -> bytes:
+    """A HEIC whose primary image is a `tiles` x `tiles` grid of one red `tile`-pixel square, its
+    spatial extents (ispe) claiming one tile: a kilobyte or two that libheif decodes whole."""
+    register_formats()
+    stored = io.BytesIO()
+    Image.new("RGB", (tile, tile), "red").save(stored, format="HEIF", quality=10)
+    heic = stored.getvalue()
+    ftyp, hdlr, ipco, mdat = (_box_at(heic, kind) for kind in (b"ftyp", b"hdlr", b"ipco", b"mdat"))
+    coded = mdat[8:]
+    side = tile * tiles
+    grid = bytes([0, 1, tiles - 1, tiles - 1]) + struct.pack(">II", side, side)  # 32-bit sizes
+    at = len(ftyp) + 8  # the tile's bytes, then the grid's, in one mdat after the ftyp
+    items = [(1, at, len(coded)), (2, at + len(coded), len(grid))]
+    meta = b"".join(
+        [
+            hdlr,
+            _full_box(b"pitm", struct.pack(">H", 2)),
+            _full_box(
+                b"iloc",
+                b"\x44\x00"
+                + struct.pack(">H", 2)
+                + b"".join(struct.pack(">HHHII", i, 0, 1, o, n) for i, o, n in items),
+            ),
+            _full_box(
+                b"iinf",
+                struct.pack(">H", 2)
+                + _full_box(b"infe", struct.pack(">HH", 1, 0) + b"hvc1\0", version=2, flags=1)
+                + _full_box(b"infe", struct.pack(">HH", 2, 0) + b"grid\0", version=2),
+            ),
+            _full_box(
+                b"iref", _box(b"dimg", struct.pack(">HH", 2, tiles * tiles) + struct.pack(">H", 1) * tiles**2)
+            ),
+            # The tile's properties as written (hvcC, colr, ispe, pixi); the grid: that ispe (3).
+            _box(
+                b"iprp",
+                ipco
+                + _full_box(
+                    b"ipma",
+                    struct.pack(">IHB", 2, 1, 4)
+                    + bytes([0x81, 2, 3, 4])
+                    + struct.pack(">HB", 2, 1)
+                    + bytes([3]),
+                ),
+            ),
+        ]
+    )
+    return ftyp + _box(b"mdat", coded + grid) + _full_box(b"meta", meta)
+
+
+def _box_at(data: bytes, kind: bytes) -> bytes:
+    """The first box of `kind` in an ISO-BMFF file, found by its type (here: unambiguous)."""
+    at = data.index(kind) - 4
+    return data[at : at + int.from_bytes(data[at : at + 4], "big")]
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def _full_box(kind: bytes, payload: bytes, version: int = 0, flags: int = 0) -> bytes:
+    return _box(kind, bytes([version]) + flags.to_bytes(3, "big") + payload)
 
 
 # What a viewer shows for stored pixels with each tag: the inverse of _STORED_AS.

@@ -59,8 +59,9 @@ class TlsStrippingProxy:
     """A man in the middle on 127.0.0.1: relays to a MySQL server, but removes TLS from the
     server's greeting, so that a client that allows plaintext falls back to it."""
 
-    def __init__(self, server_port: int) -> None:
+    def __init__(self, server_port: int, *, stripping: bool = True) -> None:
         self._server_port = server_port
+        self._stripping = stripping
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._open: list[socket.socket] = []
@@ -68,6 +69,14 @@ class TlsStrippingProxy:
 
     def close(self) -> None:
         self._listener.close()
+        self._cut()
+
+    def start_stripping(self) -> None:
+        """Strip TLS from now on (an attacker arriving on the path); cut the connections relayed so far."""
+        self._stripping = True
+        self._cut()
+
+    def _cut(self) -> None:
         for sock in self._open:
             sock.close()
 
@@ -79,7 +88,8 @@ class TlsStrippingProxy:
                 return  # closed
             server = socket.create_connection(("127.0.0.1", self._server_port))
             self._open += [client, server]
-            client.sendall(_without_tls(_read_packet(server)))
+            greeting = _read_packet(server)
+            client.sendall(_without_tls(greeting) if self._stripping else greeting)
             threading.Thread(target=_relay, args=(client, server), daemon=True).start()
             threading.Thread(target=_relay, args=(server, client), daemon=True).start()
 

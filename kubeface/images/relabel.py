@@ -10,10 +10,11 @@ from typing import Any
 from kubeface.images.counts import counted, move_person_counts
 
 # Final images go back to the queue at once; QUEUED/PROCESSING ones are already on their way and
-# will be identified again against the gallery as it is then.
+# will be identified again against the gallery as it is then. has_faces goes back to unknown as in
+# transitions._BACK_TO_QUEUE.
 _REQUEUE_FINAL_IN = (
-    "UPDATE images SET status = 'QUEUED', claim_token = NULL, queued_at = NOW(6), person_id = NULL"
-    " WHERE id = %s AND status IN ('PROCESSED', 'PENDING', 'FAILED')"
+    "UPDATE images SET status = 'QUEUED', claim_token = NULL, queued_at = NOW(6), person_id = NULL,"
+    " has_faces = NULL WHERE id = %s AND status IN ('PROCESSED', 'PENDING', 'FAILED')"
 )
 
 

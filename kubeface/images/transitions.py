@@ -244,7 +244,10 @@ _QUEUED_STALE = "status = 'QUEUED' AND queued_at < NOW(6) - INTERVAL %(lease_us)
 _PENDING_BEFORE_ENROLMENT = "status = 'PENDING' AND has_faces = 1 AND finished_at < %(enrolled_at)s"
 _FINAL_IMAGE = "status IN ('PROCESSED', 'PENDING', 'FAILED') AND id = %(image_id)s"
 _WITH_STATUS = "status = %(status)s"
-_BACK_TO_QUEUE = "status = 'QUEUED', claim_token = NULL, queued_at = NOW(6)"
+# has_faces back to "not known" (NULL) with the outcome it described: a processor of the release
+# before 0010 writes the next outcome without it, and a stale 0 (a failed attempt) would hide that
+# outcome's faces from the pass after an enrolment for good (face_flags.py fills only NULLs).
+_BACK_TO_QUEUE = "status = 'QUEUED', claim_token = NULL, queued_at = NOW(6), has_faces = NULL"
 
 
 # Rows a re-queue moves per transaction: a full retry pass of 1,000 rows per kind is a few

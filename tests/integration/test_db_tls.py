@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import pytest
 
 from kubeface.db import Database, connect
@@ -125,6 +126,27 @@ def test_required_refuses_a_server_whose_tls_a_man_in_the_middle_strips(tls_serv
         proxy.close()
     # Straight to the server, required is TLS, even on the loopback.
     assert cipher(tls_server.settings(mysql_ssl_mode="required", mysql_ssl_ca=None)) != ""
+
+
+def test_tls_stripped_after_start_is_a_database_outage_to_every_caller(tls_server: TlsServer) -> None:
+    """An attacker who starts stripping TLS after the services started: each new connection is
+    refused, and the refusal reaches callers as MySQL being unavailable (pymysql's
+    OperationalError: the receiver's 503 "the database is unavailable", its ingest failing the
+    batch as a whole), not as an internal error (a 500, and each post of the batch tried alone)."""
+    proxy = TlsStrippingProxy(tls_server.port, stripping=False)
+    db = Database(tls_server.settings(mysql_ssl_mode="required", mysql_ssl_ca=None, mysql_port=proxy.port))
+    try:
+        with db.transaction() as cur:  # started: TLS end to end through the proxy
+            cur.execute("SHOW STATUS LIKE 'Ssl_cipher'")
+            assert cur.fetchone()["Value"] != ""
+        proxy.start_stripping()
+        with pytest.raises(pymysql.err.OperationalError) as refused, db.transaction() as cur:
+            cur.execute("SELECT 1")
+        assert isinstance(refused.value, DatabaseTlsError)
+        assert "MYSQL_SSL_MODE=required" in str(refused.value) and "offers no TLS" in str(refused.value)
+    finally:
+        db.close()
+        proxy.close()
 
 
 def test_disabled_and_the_loopback_default_stay_plaintext(tls_server: TlsServer) -> None:

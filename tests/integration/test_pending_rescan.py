@@ -16,6 +16,7 @@ from kubeface.images import (
     claim_image,
     complete_image,
     insert_images,
+    requeue_failed_due,
     requeue_final_image,
     requeue_pending_after_enrolment,
 )
@@ -149,3 +150,41 @@ def test_the_upgrade_flags_the_images_already_there(mesh, empty_database, tmp_pa
             ]
     finally:
         db.close()
+
+
+def _finish_as_the_release_before_0010(db: Database, image_id: int) -> None:
+    """What a processor of the release before 0010 writes (its claim and outcome SQL, copied):
+    PENDING with a face, and nothing about `has_faces`."""
+    with db.transaction() as cur:
+        cur.execute(
+            "UPDATE images SET status = 'PROCESSING', claim_token = 'older', attempts = attempts + 1,"
+            " started_at = NOW(6), finished_at = NULL WHERE id = %s AND status = 'QUEUED'",
+            (image_id,),
+        )
+        assert cur.rowcount == 1
+        cur.execute(
+            "UPDATE images SET status = 'PENDING', person_id = NULL, detail = 'no known person matched',"
+            " claim_token = NULL, finished_at = NOW(6) WHERE id = %s AND claim_token = 'older'",
+            (image_id,),
+        )
+        cur.execute(
+            "INSERT INTO faces (image_id, box_top, box_right, box_bottom, box_left)"
+            " VALUES (%s, 10, 60, 60, 10)",
+            (image_id,),
+        )
+
+
+def test_an_older_processors_outcome_after_a_retry_counts_as_its_faces_say(own_db):
+    """During a rolling upgrade: a new processor records FAILED (no face: flag 0), the retry pass
+    re-queues it, and a processor of the older release finds a face (PENDING). The flag of the
+    failed attempt must not hide that face from the pass after an enrolment."""
+    db = own_db()
+    [image_id] = [posted.image_id for posted in insert_images(db, ["rolling/failed-then-faced.jpg"])]
+    claim = claim_image(db, image_id, lease_seconds=3600)
+    assert claim is not None
+    assert complete_image(db, claim, ImageStatus.FAILED, detail="recognizer unavailable")
+    assert requeue_failed_due(db, max_attempts=5, backoff_seconds=0, limit=10) == [image_id]
+    _finish_as_the_release_before_0010(db, image_id)
+    _enrol(db, "rescan-rolling")
+    assert requeue_pending_after_enrolment(db, limit=100) == [image_id]
+    assert _status(db, image_id) == "QUEUED"

@@ -12,7 +12,7 @@ from kubeface.image_files import ImageFileRefused
 from kubeface.image_formats import iso_bmff_type
 from kubeface.uploads import UploadRejected, UploadStore, image_type
 from recognizer.faces import NotAnImage, load_image_file
-from tests.photos import claiming_size, mean_difference, rgb_pixels, write_phone_photo
+from tests.photos import claiming_size, grid_bomb, mean_difference, rgb_pixels, write_phone_photo
 
 FORMATS = ("heic", "avif")
 ORIENTATIONS = range(1, 9)
@@ -98,6 +98,18 @@ def test_a_heic_claiming_too_many_pixels_is_refused_from_its_header(tmp_path, he
     path.rename(root / "claims.heic")
     with pytest.raises(PreviewUnavailable, match="9000x9000"):
         Thumbnailer(root, tmp_path / "cache").preview("claims.heic", 120)
+
+
+def test_a_heic_grid_larger_than_its_claimed_size_is_refused_before_decoding(tmp_path):
+    """A grid's canvas is in its own data, not in its ispe, and libheif allocates it whole before
+    comparing the two: 1.5 kB claiming 1024 x 1024 would be decoded as 9216 x 9216 (85 M pixels,
+    over the 80 M limit). At 2048-pixel tiles, 1.6 kB made it allocate ~500 MB."""
+    path = tmp_path / "grid.heic"
+    path.write_bytes(grid_bomb(1024, 9))
+    with pytest.raises(ImageFileRefused, match="image is 9216x9216, over the 80000000-pixel limit"):
+        load_image_file(path)
+    path.write_bytes(grid_bomb(64, 1))  # a grid as phones write them: its canvas is its ispe
+    assert load_image_file(path).shape == (64, 64, 3)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
