@@ -94,7 +94,7 @@ def _record_pass(db: Database, report: RetryReport) -> None:
     """One audit record per pass that re-queued something; an empty pass, every minute from cron,
     would flood the log with records that say nothing.
 
-    Its own transaction: each row moved in a transaction of its own (kubeface/images/transitions.py),
+    Its own transaction: rows move in transactions of 250 (kubeface/images/requeues.py),
     so no one transaction holds the pass's writes; if the job dies before this, rows moved unrecorded.
     """
     details = {

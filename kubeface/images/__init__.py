@@ -11,6 +11,14 @@ from kubeface.images.read_model import (
     recognised_counts,
     status_counts,
 )
+from kubeface.images.requeues import (
+    requeue_failed_due,
+    requeue_final_image,
+    requeue_pending_after_enrolment,
+    requeue_stale_processing,
+    requeue_stale_queued,
+    requeue_with_status,
+)
 from kubeface.images.status import FINAL_STATUSES, REQUEUEABLE_STATUSES, ImageStatus
 from kubeface.images.transitions import (
     DETAIL_MAX,
@@ -23,12 +31,6 @@ from kubeface.images.transitions import (
     insert_images,
     path_hash,
     release_claim,
-    requeue_failed_due,
-    requeue_final_image,
-    requeue_pending_after_enrolment,
-    requeue_stale_processing,
-    requeue_stale_queued,
-    requeue_with_status,
 )
 
 __all__ = [

@@ -5,7 +5,7 @@ NULL ("not known") on a row that has no outcome yet, on a row finished before 00
 that a processor of an older version finished during a rolling upgrade (it writes faces, not this
 column). Here the flag is filled from `faces` for such rows: all of them once, by 0010's backfill;
 and the PENDING ones a retry pass meets, a batch per pass, so that an older processor's outcome
-still counts for the re-identification after an enrolment (transitions.requeue_pending_after_enrolment).
+still counts for the re-identification after an enrolment (requeues.requeue_pending_after_enrolment).
 """
 
 from __future__ import annotations

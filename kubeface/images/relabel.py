@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeface.images.counts import counted, move_person_counts
+from kubeface.images.requeues import BACK_TO_QUEUE
 
-# Final images go back to the queue at once; QUEUED/PROCESSING ones are already on their way and
-# will be identified again against the gallery as it is then. has_faces goes back to unknown as in
-# transitions._BACK_TO_QUEUE.
+# Final images go back to the queue at once, with no person; QUEUED/PROCESSING ones are already on
+# their way and will be identified again against the gallery as it is then.
 _REQUEUE_FINAL_IN = (
-    "UPDATE images SET status = 'QUEUED', claim_token = NULL, queued_at = NOW(6), person_id = NULL,"
-    " has_faces = NULL WHERE id = %s AND status IN ('PROCESSED', 'PENDING', 'FAILED')"
+    f"UPDATE images SET {BACK_TO_QUEUE}, person_id = NULL"
+    " WHERE id = %s AND status IN ('PROCESSED', 'PENDING', 'FAILED')"
 )
 
 
