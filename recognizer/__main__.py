@@ -16,7 +16,7 @@ import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import Gauge
 
-from kubeface.db import Database
+from kubeface.db import Database, refuse_bad_tls_now
 from kubeface.image_files import ImageFiles
 from kubeface.logs import configure_logging
 from kubeface.paths import ImagePath
@@ -197,6 +197,9 @@ def _child(settings: Settings, index: int) -> None:
 def main() -> None:
     settings = load_settings()
     configure_logging("recognizer", settings.log_level)
+    # Before the models load, and once for all processes: a refused TLS is one line, not a
+    # traceback from each process after its models loaded.
+    refuse_bad_tls_now(settings)
     processes = settings.resolved_recognizer_processes
     if processes > 1:
         # dlib runs one recognition at a time per process: processes are how it uses more cores.

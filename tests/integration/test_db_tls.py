@@ -173,16 +173,27 @@ def test_migrate_connects_with_the_client_certificate_like_every_connection(tls_
     assert tables.strip() == "images"
 
 
-@pytest.mark.parametrize("command", ["status", "migrate", "receiver", "frontend", "processor", "cluster"])
+@pytest.mark.parametrize(
+    "command", ["status", "migrate", "receiver", "frontend", "processor", "cluster", "recognizer"]
+)
 def test_a_command_or_service_refused_by_verification_stops_in_one_line_naming_the_setting(
     tls_server: TlsServer, command: str
 ) -> None:
     settings = tls_server.settings(mysql_ssl_ca=tls_server.pki.other_ca)
     ports = {
         name: str(free_port())
-        for name in ("RECEIVER_PORT", "FRONTEND_PORT", "PROCESSOR_METRICS_PORT", "CLUSTER_METRICS_PORT")
+        for name in (
+            "RECEIVER_PORT",
+            "FRONTEND_PORT",
+            "PROCESSOR_METRICS_PORT",
+            "CLUSTER_METRICS_PORT",
+            "RECOGNIZER_PORT",
+            "RECOGNIZER_METRICS_PORT",
+        )
     }
-    env = {**tls_server.env(settings), **ports, "RECEIVER_PROCESSES": "1"}
+    # Two recognizer processes: each child reached MySQL only after loading its models, and a
+    # child's refusal was a traceback per process.
+    env = {**tls_server.env(settings), **ports, "RECEIVER_PROCESSES": "1", "RECOGNIZER_PROCESSES": "2"}
     run = subprocess.run(kubeface_argv(command), env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
