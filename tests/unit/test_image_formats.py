@@ -9,7 +9,7 @@ from PIL import Image
 
 from frontend.thumbnails import PreviewUnavailable, Thumbnailer
 from kubeface.image_files import ImageFileRefused
-from kubeface.image_formats import iso_bmff_type
+from kubeface.image_formats import MAX_BOXES, iso_bmff_type
 from kubeface.uploads import UploadRejected, UploadStore, image_type
 from recognizer.faces import NotAnImage, load_image_file
 from tests.photos import claiming_size, grid_bomb, mean_difference, rgb_pixels, write_phone_photo
@@ -98,6 +98,17 @@ def test_a_heic_claiming_too_many_pixels_is_refused_from_its_header(tmp_path, he
     path.rename(root / "claims.heic")
     with pytest.raises(PreviewUnavailable, match="9000x9000"):
         Thumbnailer(root, tmp_path / "cache").preview("claims.heic", 120)
+
+
+def test_a_heic_padded_with_thousands_of_boxes_is_refused_without_walking_them(tmp_path, heic):
+    # 8-byte `free` boxes after the picture: libheif skips them, and the header walk read each
+    # one in Python (a 48 MB file: seconds of a recognizer's core per post).
+    path = tmp_path / "padded.heic"
+    path.write_bytes(heic + b"\0\0\0\x08free" * (MAX_BOXES + 1))
+    with pytest.raises(NotAnImage, match=f"over {MAX_BOXES} boxes side by side"):
+        load_image_file(path)
+    path.write_bytes(heic + b"\0\0\0\x08free" * 100)  # some padding is a photo still
+    assert load_image_file(path).shape[2] == 3
 
 
 def test_a_heic_grid_larger_than_its_claimed_size_is_refused_before_decoding(tmp_path):
