@@ -78,10 +78,8 @@ def require_schema(cur: pymysql.cursors.DictCursor, migrations_dir: Path) -> Non
 def may_pass(exc: BaseException) -> bool:
     """Whether a database error at start can go away by itself: MySQL still starting, grants or
     tables not there yet because a migration is running."""
-    if isinstance(
-        exc, DatabaseTlsError
-    ):  # an OperationalError too (db.DatabaseTlsRefused): a setting to change
-        return False
+    if isinstance(exc, DatabaseTlsError):
+        return False  # an OperationalError too (db.DatabaseTlsRefused), but a setting to change
     if isinstance(exc, SchemaMissing | pymysql.err.OperationalError):
         return True
     return isinstance(exc, pymysql.err.ProgrammingError) and exc.args[0] in _NOT_YET_CREATED
