@@ -6,6 +6,7 @@ settings without the database driver (issue 15).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import ssl
 from collections.abc import Callable
@@ -67,11 +68,17 @@ def check_tls_settings(mode: MysqlSslMode, ca: Path | None, cert: Path | None, k
     client_context(mode, ca, cert, key)  # the files: there, readable, PEM
 
 
+@functools.lru_cache(maxsize=8)
 def client_context(
     mode: MysqlSslMode, ca: Path | None, cert: Path | None, key: Path | None
 ) -> ssl.SSLContext:
     """The TLS context of a mode that always uses TLS; a file that will not load is a ValueError
-    naming its setting."""
+    naming its setting.
+
+    One per process for the same files, shared by every connection (an SSLContext is made to be):
+    loading a CA bundle costs about 20 ms (the system's), which the settings check and then each
+    new connection paid again. The files are read once: a changed CA needs a restart.
+    """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     # As pymysql's own: MySQL's self-made CA certificates lack the extensions strict mode wants.
     context.verify_flags &= ~ssl.VERIFY_X509_STRICT
