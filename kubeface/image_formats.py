@@ -65,7 +65,11 @@ def pixels_to_decode(img: ImageFile.ImageFile, stream: IO[bytes]) -> tuple[int, 
     """
     if img.format != "HEIF":
         return img.size
-    sizes = [img.size, *_spatial_extents(stream), *_derived_canvases(stream)]
+    sizes = [img.size]
+    end = stream.seek(0, io.SEEK_END)
+    for meta, meta_end in _boxes_at(stream, 0, end, (b"meta",)):
+        sizes += _spatial_extents(stream, meta, meta_end)
+        sizes += _derived_canvases(stream, meta, meta_end)
     return max(sizes, key=lambda size: size[0] * size[1])
 
 
@@ -73,16 +77,15 @@ def pixels_to_decode(img: ImageFile.ImageFile, stream: IO[bytes]) -> tuple[int, 
 # A phone's photo has a handful at the top, and one infe per item (a tile of a grid: dozens; a
 # large panorama's: a few hundred).
 MAX_BOXES = 4096
-# The boxes that lead from the file to each image's spatial extents (ISO/IEC 23008-12, 6.5.3).
-_EXTENTS_PATH = (b"meta", b"iprp", b"ipco", b"ispe")
+# The boxes that lead from the meta box to each image's spatial extents (ISO/IEC 23008-12, 6.5.3).
+_EXTENTS_PATH = (b"iprp", b"ipco", b"ispe")
 _FULL_BOXES = {b"meta", b"ispe"}  # a version and flags (4 bytes) before their content
 
 
-def _spatial_extents(stream: IO[bytes]) -> list[tuple[int, int]]:
-    """The (width, height) of every ispe box of the file's meta box; reads only box headers and those."""
-    end = stream.seek(0, io.SEEK_END)
+def _spatial_extents(stream: IO[bytes], meta: int, meta_end: int) -> list[tuple[int, int]]:
+    """The (width, height) of every ispe box of a meta box; reads only box headers and those."""
     sizes = []
-    for start, stop in _boxes_at(stream, 0, end, _EXTENTS_PATH):
+    for start, stop in _boxes_at(stream, meta, meta_end, _EXTENTS_PATH):
         if stop - start >= 8:
             stream.seek(start)
             data = stream.read(8)
@@ -123,21 +126,19 @@ def _boxes_at(stream: IO[bytes], start: int, end: int, path: tuple[bytes, ...]) 
 _CANVAS_AT = {b"grid": 4, b"iovl": 12}  # the offset of output_width after version and flags
 
 
-def _derived_canvases(stream: IO[bytes]) -> list[tuple[int, int]]:
-    """The canvas (width, height) of every grid and overlay item of the file's meta box."""
-    end = stream.seek(0, io.SEEK_END)
+def _derived_canvases(stream: IO[bytes], meta: int, meta_end: int) -> list[tuple[int, int]]:
+    """The canvas (width, height) of every grid and overlay item of a meta box."""
     sizes = []
-    for meta, meta_end in _boxes_at(stream, 0, end, (b"meta",)):
-        derived = {item: kind for item, kind in _item_types(stream, meta, meta_end) if kind in _CANVAS_AT}
-        idat = next(_boxes_at(stream, meta, meta_end, (b"idat",)), (0, 0))[0]
-        for item, offset in _item_offsets(stream, meta, meta_end, idat):
-            if item in derived:
-                stream.seek(offset)
-                data = stream.read(_CANVAS_AT[derived[item]] + 8)
-                field = 4 if len(data) > 1 and data[1] & 1 else 2  # flags bit 0: 32-bit sizes
-                at = _CANVAS_AT[derived[item]]
-                if len(data) >= at + 2 * field:
-                    sizes.append((_uint(data, at, field), _uint(data, at + field, field)))
+    derived = {item: kind for item, kind in _item_types(stream, meta, meta_end) if kind in _CANVAS_AT}
+    idat = next(_boxes_at(stream, meta, meta_end, (b"idat",)), (0, 0))[0]
+    for item, offset in _item_offsets(stream, meta, meta_end, idat):
+        if item in derived:
+            stream.seek(offset)
+            data = stream.read(_CANVAS_AT[derived[item]] + 8)
+            field = 4 if len(data) > 1 and data[1] & 1 else 2  # flags bit 0: 32-bit sizes
+            at = _CANVAS_AT[derived[item]]
+            if len(data) >= at + 2 * field:
+                sizes.append((_uint(data, at, field), _uint(data, at + field, field)))
     return sizes
 
 
